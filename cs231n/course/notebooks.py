@@ -1,0 +1,144 @@
+"""``cs231n notebooks``: execute the solution notebooks and summarise them.
+
+This is the project's main job: every notebook under ``assignments/`` runs top to
+bottom on whichever data is present (the embedded sets when offline), and a table
+shows each notebook's status, time and headline metric. A notebook states its
+headline by printing a line that starts with ``Headline:``.
+
+The source notebooks are never modified: executed copies go to ``--out``.
+"""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+HEADLINE = "Headline:"
+
+
+def find_repo_root(start=None):
+    """The directory holding ``assignments/`` (the repository), searched upwards."""
+    here = Path(start or os.getcwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / "assignments").is_dir():
+            return d
+    pkg_root = Path(__file__).resolve().parents[2]
+    if (pkg_root / "assignments").is_dir():
+        return pkg_root
+    raise FileNotFoundError(
+        "Could not find the assignments/ folder: run this from inside the cs231n repository."
+    )
+
+
+def discover(root, assignments=None):
+    """Solution notebooks under root/assignments, optionally only some assignments."""
+    paths = []
+    for folder in sorted((root / "assignments").glob("assignment*")):
+        if assignments and folder.name.removeprefix("assignment") not in assignments:
+            continue
+        paths += sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+    return paths
+
+
+def headline_of(nb):
+    """The last ``Headline:`` line printed by a notebook, or ''."""
+    found = ""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                for line in out.get("text", "").splitlines():
+                    if line.startswith(HEADLINE):
+                        found = line[len(HEADLINE) :].strip()
+    return found
+
+
+def run_notebook(path, out_dir, timeout=900):
+    """Execute one notebook in its own folder; write the executed copy to out_dir.
+
+    Returns (status, seconds, headline, error) with status "ok" or "FAILED".
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    start = time.perf_counter()
+    status, error = "ok", ""
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        status = "FAILED"
+        error = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
+    except Exception as exc:  # noqa: BLE001 - a kernel death or timeout is a failed run
+        status = "FAILED"
+        error = f"{type(exc).__name__}: {exc}"
+    seconds = time.perf_counter() - start
+    out_path = out_dir / path.parent.name / path.name
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out_path)
+    return status, seconds, headline_of(nb), error
+
+
+def run_all(paths, out_dir, timeout=900, stream=sys.stdout):
+    """Run the notebooks in order, printing progress and then the summary table."""
+    rows = []
+    for path in paths:
+        print(f"running {path.parent.name}/{path.name} ...", file=stream, flush=True)
+        status, seconds, headline, error = run_notebook(path, out_dir, timeout=timeout)
+        rows.append((f"{path.parent.name}/{path.name}", status, seconds, headline or error))
+        print(f"  {status} in {seconds:.1f} s  {headline or error}", file=stream, flush=True)
+    print_summary(rows, stream)
+    return rows
+
+
+def print_summary(rows, stream=sys.stdout):
+    width = max([len(r[0]) for r in rows] + [8])
+    print(file=stream)
+    print(f"{'notebook':<{width}}  {'status':<6}  {'time':>7}  headline", file=stream)
+    print(f"{'-' * width}  {'-' * 6}  {'-' * 7}  {'-' * 40}", file=stream)
+    for name, status, seconds, headline in rows:
+        print(f"{name:<{width}}  {status:<6}  {seconds:>6.1f}s  {headline}", file=stream)
+    total = sum(r[2] for r in rows)
+    failed = sum(r[1] != "ok" for r in rows)
+    print(f"\n{len(rows)} notebooks, {failed} failed, {total:.0f} s in all.", file=stream)
+
+
+def _cmd(args):
+    root = find_repo_root()
+    if args.paths:
+        paths = [Path(p).resolve() for p in args.paths]
+        for p in paths:
+            if not p.is_file():
+                print(f"cs231n notebooks: no such notebook: {p}", file=sys.stderr)
+                return 2
+    else:
+        paths = discover(root, args.assignment)
+    if not paths:
+        print("cs231n notebooks: no notebooks found.", file=sys.stderr)
+        return 2
+    out_dir = Path(args.out).resolve() if args.out else root / "build" / "notebooks"
+    rows = run_all(paths, out_dir, timeout=args.timeout)
+    print(f"Executed copies are in {out_dir}")
+    return 0 if all(r[1] == "ok" for r in rows) else 1
+
+
+def register(sub):
+    p = sub.add_parser(
+        "notebooks",
+        help="execute the solution notebooks and print a summary",
+        description=__doc__,
+    )
+    p.add_argument("paths", nargs="*", help="notebooks to run (default: all)")
+    p.add_argument(
+        "-a", "--assignment", action="append", choices=["1", "2", "3"],
+        help="only this assignment (repeatable)",
+    )
+    p.add_argument("--out", help="folder for the executed copies (default: build/notebooks)")
+    p.add_argument("--timeout", type=int, default=900, help="seconds per cell (default 900)")
+    p.set_defaults(func=_cmd)
