@@ -56,7 +56,11 @@ def extensions():
         extra_link_args=openmp,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
-    return cythonize([ext], compiler_directives={"language_level": "3"}, quiet=True)
+    try:
+        return cythonize([ext], compiler_directives={"language_level": "3"}, quiet=True)
+    except Exception as exc:  # noqa: BLE001 - a broken .pyx must not break the install
+        sys.stderr.write(f"WARNING: cythonize failed ({exc}); using the numpy fallback.\n")
+        return []
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})

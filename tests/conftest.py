@@ -1,0 +1,51 @@
+"""Shared fixtures and helpers for the test suite.
+
+- ``rng``: a seeded ``np.random.Generator``; every test's random data comes from it.
+- ``assert_grads_match``: the one gradient-check helper, in float64, used by every
+  layer test (forward through ``f``, backward through ``backward``).
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+from cs231n.gradient_check import eval_numerical_gradient_array, rel_error
+
+# Notebooks and tests must never wait on a display.
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(231)
+
+
+def assert_grads_match(forward, inputs, backward, dout, names=None, tol=1e-7, h=1e-5):
+    """Check every analytic gradient of a layer against numerical gradients.
+
+    Parameters
+    ----------
+    forward : callable(*inputs) -> out, the layer's forward pass (output only)
+    inputs : list of float64 ndarrays, the inputs to differentiate with respect to
+    backward : callable(dout) -> tuple of gradients, one per input, in order
+    dout : ndarray, the upstream gradient, shaped like forward's output
+    names : names of the inputs, for the failure message
+    tol : largest acceptable relative error
+    """
+    names = names or [f"input{i}" for i in range(len(inputs))]
+    for arr in inputs:
+        assert arr.dtype == np.float64, "gradient checks run in float64"
+    analytic = backward(dout)
+    if not isinstance(analytic, tuple):
+        analytic = (analytic,)
+    assert len(analytic) == len(inputs), "backward must return one gradient per input"
+    for i, (name, arr, grad) in enumerate(zip(names, inputs, analytic)):
+
+        def f(_, i=i):
+            return forward(*inputs)
+
+        numeric = eval_numerical_gradient_array(f, arr, dout, h=h)
+        assert grad.shape == arr.shape, f"d{name} has shape {grad.shape}, expected {arr.shape}"
+        err = rel_error(grad, numeric)
+        assert err < tol, f"d{name}: relative error {err:.2e} exceeds {tol:.0e}"
