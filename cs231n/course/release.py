@@ -1,0 +1,291 @@
+"""``cs231n release``: build the tree a student gets for one assignment.
+
+From the single source (this repository's solutions) the release keeps:
+
+- the package ``cs231n/`` with the assignment's fenced regions replaced by
+  "YOUR CODE HERE" stubs, earlier assignments' regions stubbed too unless
+  ``--reveal-earlier``, later assignments' regions always stubbed;
+- the assignment's notebooks, solution cells stubbed, every output and execution
+  count cleared, metadata reduced to the kernel and language;
+- what installs it (``pyproject.toml``, ``setup.py``, ``requirements.txt``), the data
+  download script, and a student README.
+
+It never ships tests, scripts, other assignments' notebooks, caches or compiled files.
+A release is reproducible: the same source gives the same bytes (and, written as a git
+branch, the same commit). Nothing that exists is overwritten unless ``--force``, and even
+then the previous directory is kept aside, never deleted.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+from cs231n.course.stubs import transform
+
+ASSIGNMENTS = {"assignment1": 1, "assignment2": 2, "assignment3": 3}
+TOP_LEVEL_FILES = ["pyproject.toml", "setup.py", "requirements.txt"]
+DATASET_FILES = ["datasets/get_datasets.sh", "datasets/README.md"]
+PACKAGE_SUFFIXES = {".py", ".pyx", ".npz", ".json", ".txt", ".md"}
+SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", "build"}
+RELEASE_TRAILER = "cs231n-release"
+# Fixed identity and date of release commits, so the same source gives the same commit.
+COMMIT_ENV = {
+    "GIT_AUTHOR_NAME": "cs231n release",
+    "GIT_AUTHOR_EMAIL": "release@cs231n.invalid",
+    "GIT_COMMITTER_NAME": "cs231n release",
+    "GIT_COMMITTER_EMAIL": "release@cs231n.invalid",
+    "GIT_AUTHOR_DATE": "2000-01-01T00:00:00+0000",
+    "GIT_COMMITTER_DATE": "2000-01-01T00:00:00+0000",
+}
+
+
+class ReleaseError(RuntimeError):
+    """The release cannot be built or written as asked."""
+
+
+def parse_assignment(name):
+    """'assignment2', '2' or 'a2' -> ('assignment2', 2)."""
+    key = str(name).strip().lower().removeprefix("assignment").removeprefix("a")
+    full = f"assignment{key}"
+    if full not in ASSIGNMENTS:
+        raise ReleaseError(f"unknown assignment {name!r}; choose one of {', '.join(ASSIGNMENTS)}.")
+    return full, ASSIGNMENTS[full]
+
+
+def _keep_rule(number, reveal_earlier):
+    """Which regions keep their solution in the release of assignment ``number``."""
+    return lambda region: reveal_earlier and region.assignment < number
+
+
+def _clean_notebook(nb):
+    """Clear outputs and execution counts; keep only kernel and language metadata."""
+    nb.metadata = nbformat.NotebookNode(
+        {k: nb.metadata[k] for k in ("kernelspec", "language_info") if k in nb.metadata}
+    )
+    for i, cell in enumerate(nb.cells):
+        cell.metadata = nbformat.NotebookNode()
+        cell["id"] = f"cell-{i:03d}"  # deterministic ids
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        cell.pop("attachments", None)
+    return nb
+
+
+def release_notebook(path, where, keep):
+    """A released copy of one notebook (as an nbformat node) and the regions stubbed."""
+    nb = nbformat.read(path, as_version=4)
+    stubbed = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type not in ("code", "markdown"):
+            continue
+        cell.source, names = transform(
+            cell.source, keep, f"{where} cell {i}", markdown=cell.cell_type == "markdown"
+        )
+        stubbed += names
+    return _clean_notebook(nb), stubbed
+
+
+def _package_files(root):
+    for path in sorted((root / "cs231n").rglob("*")):
+        rel = path.relative_to(root)
+        if path.is_dir() or SKIP_DIRS & set(rel.parts) or path.suffix not in PACKAGE_SUFFIXES:
+            continue
+        yield rel
+
+
+def student_readme(assignment):
+    return f"""# {assignment}
+
+Welcome! This folder is your copy of {assignment}.
+
+1. Install the package once (it compiles the fast layers; without a C compiler a numpy
+   fallback is used): `python3 -m pip install -e .`
+2. Start Jupyter in this folder and open the notebooks in `{assignment}/`, in order.
+   Every `YOUR CODE HERE` region (in the notebooks and in `cs231n/`) raises an error naming
+   what to implement until you replace it with your code; the notebooks check your work.
+3. Data: the notebooks use the real data when you have downloaded it
+   (`cs231n data download cifar10`, or `coco` for assignment 3) and a small embedded data
+   set otherwise, and say which.
+4. Submit: `cs231n collect {assignment}` packs your code and executed notebooks into a zip
+   and exports your inline answers. Upload the zip.
+"""
+
+
+def build_release(root, assignment, out, reveal_earlier=False):
+    """Write the release of ``assignment`` from the source tree ``root`` into ``out``.
+
+    ``out`` must not exist (callers handle --force by building aside first).
+    Returns a dict: stubbed region names, revealed region names, files written.
+    """
+    root = Path(root)
+    full, number = parse_assignment(assignment)
+    keep = _keep_rule(number, reveal_earlier)
+    nb_dir = root / "assignments" / full
+    if not nb_dir.is_dir():
+        raise ReleaseError(f"no notebooks for {full}: {nb_dir} does not exist.")
+    out = Path(out)
+    out.mkdir(parents=True)
+    stubbed, files = [], []
+
+    def write(rel, data):
+        dest = out / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        dest.write_bytes(data)
+        files.append(str(rel))
+
+    for rel in _package_files(root):
+        src = root / rel
+        if rel.suffix in (".py", ".pyx"):
+            text, names = transform(src.read_text(encoding="utf-8"), keep, rel.as_posix())
+            stubbed += names
+            write(rel, text)
+        else:
+            write(rel, src.read_bytes())
+
+    for nb_path in sorted(nb_dir.glob("*.ipynb")):
+        rel = Path(full) / nb_path.name
+        nb, names = release_notebook(nb_path, rel.as_posix(), keep)
+        stubbed += names
+        write(rel, nbformat.writes(nb) + "\n")
+
+    for name in TOP_LEVEL_FILES + DATASET_FILES:
+        if (root / name).is_file():
+            write(Path(name), (root / name).read_bytes())
+    write(Path("README.md"), student_readme(full))
+    write(Path(".gitignore"), "__pycache__/\n*.so\n*.c\nbuild/\n*.egg-info/\ndatasets/*\n"
+          "!datasets/get_datasets.sh\n!datasets/README.md\n*_submission*.zip\n")
+    return {"assignment": full, "stubbed": stubbed, "files": sorted(files)}
+
+
+def release_to_directory(root, assignment, out, reveal_earlier=False, force=False):
+    """Build the release into ``out``; an existing non-empty ``out`` needs ``force``.
+
+    With ``force`` the old directory is moved aside to ``out.bak-<time>``, never deleted.
+    """
+    out = Path(out).resolve()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if not force:
+            raise ReleaseError(
+                f"{out} exists and is not empty; choose another --out, or pass --force "
+                "(the existing folder is then kept as a .bak copy, not deleted)."
+            )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        info = build_release(root, assignment, tmp / "tree", reveal_earlier)
+        if out.exists():
+            if any(out.iterdir()):
+                backup = out.with_name(f"{out.name}.bak-{time.strftime('%Y%m%d-%H%M%S')}")
+                out.rename(backup)
+                info["backup"] = str(backup)
+            else:
+                out.rmdir()
+        (tmp / "tree").rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return info
+
+
+def _git(repo, *args, env=None, input=None):
+    result = subprocess.run(
+        ["git", "-C", str(repo), *args],
+        capture_output=True, text=True, env=env, input=input,
+    )
+    if result.returncode != 0:
+        raise ReleaseError(f"git {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+def release_to_branch(root, assignment, repo, branch, reveal_earlier=False, force=False):
+    """Commit the release as branch ``branch`` of the git repository ``repo``.
+
+    The commit holds only the release tree (no solution history). Its parent is the
+    branch's previous tip when that tip is itself a release commit; a branch whose
+    tip is anything else (a student's work) is only replaced with ``force``.
+    Returns (commit, info).
+    """
+    repo = Path(repo).resolve()
+    _git(repo, "rev-parse", "--git-dir")
+    full, _ = parse_assignment(assignment)
+    ref = f"refs/heads/{branch}"
+    tip = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", ref + "^{commit}"],
+        capture_output=True, text=True,
+    ).stdout.strip()
+    parents = []
+    if tip:
+        message = _git(repo, "log", "-1", "--format=%B", tip)
+        if f"{RELEASE_TRAILER}: " in message:
+            parents = ["-p", tip]
+        elif not force:
+            raise ReleaseError(
+                f"branch {branch} of {repo} exists and its last commit is not a release "
+                "(it may hold a student's work); pass --force to replace it."
+            )
+    with tempfile.TemporaryDirectory() as tmp:
+        info = build_release(root, assignment, Path(tmp) / "tree", reveal_earlier)
+        env = {**os.environ, **COMMIT_ENV, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        tree_dir = Path(tmp) / "tree"
+        _git(repo, "--work-tree", str(tree_dir), "add", "-A", "--force", ".", env=env)
+        tree = _git(repo, "write-tree", env=env)
+        if parents and _git(repo, "rev-parse", tip + "^{tree}") == tree:
+            return tip, info  # the same release again: nothing to commit
+        msg = f"Release of {full}\n\n{RELEASE_TRAILER}: {full}\n"
+        commit = _git(repo, "commit-tree", tree, *parents, "-F", "-", env=env, input=msg)
+        _git(repo, "update-ref", ref, commit)
+    return commit, info
+
+
+def _cmd(args):
+    from cs231n.course.notebooks import find_repo_root
+
+    root = find_repo_root()
+    try:
+        if args.branch:
+            commit, info = release_to_branch(
+                root, args.assignment, args.repo or root, args.branch,
+                reveal_earlier=args.reveal_earlier, force=args.force,
+            )
+            where = f"branch {args.branch} ({commit[:12]}) of {args.repo or root}"
+        else:
+            if not args.out:
+                print("cs231n release: give --out DIR or --branch NAME.", file=sys.stderr)
+                return 2
+            info = release_to_directory(
+                root, args.assignment, args.out,
+                reveal_earlier=args.reveal_earlier, force=args.force,
+            )
+            where = str(Path(args.out).resolve())
+            if "backup" in info:
+                print(f"The previous content of --out was kept in {info['backup']}.")
+    except ReleaseError as exc:
+        print(f"cs231n release: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"Released {info['assignment']} to {where}: {len(info['files'])} files, "
+        f"{len(info['stubbed'])} regions stubbed."
+    )
+    return 0
+
+
+def register(sub):
+    p = sub.add_parser("release", help="build the student release of an assignment",
+                       description=__doc__)
+    p.add_argument("assignment", help="assignment1, assignment2 or assignment3")
+    p.add_argument("--out", help="folder to write the release into (must be new or empty)")
+    p.add_argument("--branch", help="write the release as this branch of a git repository")
+    p.add_argument("--repo", help="the repository for --branch (default: this one)")
+    p.add_argument("--reveal-earlier", action="store_true",
+                   help="keep the solutions of earlier assignments")
+    p.add_argument("--force", action="store_true",
+                   help="replace a non-empty --out (kept as .bak) or a non-release branch")
+    p.set_defaults(func=_cmd)
