@@ -63,7 +63,8 @@ def test_release_holds_no_solution_text(tmp_path, assignment, secrets):
             # Notebook JSON escapes quotes and backslashes; search its decoded cells too.
             if f.suffix == ".ipynb":
                 text += "\n".join(c.source for c in nbformat.read(f, as_version=4).cells)
-            leaked += [(f.name, s) for s in secrets if s in text]
+            lines = {line.strip() for line in text.splitlines()}
+            leaked += [(f.name, s) for s in secrets & lines]
     assert not leaked, f"solution lines leaked into the release: {leaked[:5]}"
     names = {p.name for p in (tmp_path / "rel").rglob("*")}
     assert not names & {"__pycache__", "tests", "scripts"}
@@ -160,7 +161,7 @@ def test_release_as_a_git_branch(tmp_path, secrets):
     files = _git(repo, "ls-tree", "-r", "--name-only", "a1-release").splitlines()
     assert "cs231n/layers.py" in files and not any(f.startswith("tests/") for f in files)
     layers = _git(repo, "show", "a1-release:cs231n/layers.py")
-    assert not [s for s in secrets if s in layers]
+    assert not secrets & {line.strip() for line in layers.splitlines()}
 
     # A student commits on the branch: a new release refuses to replace their work.
     wt = tmp_path / "wt"
