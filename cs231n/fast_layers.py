@@ -1,0 +1,399 @@
+"""Fast convolution and max-pooling layers: the same maths as the naive layers, quickly.
+
+The naive layers in ``cs231n.layers`` loop over output positions; these compute
+the same outputs and gradients with the same signatures, dozens to hundreds of
+times faster, so that convolutional networks train in minutes:
+
+    out, cache = conv_forward_fast(x, w, b, conv_param)
+    dx, dw, db = conv_backward_fast(dout, cache)
+    out, cache = max_pool_forward_fast(x, pool_param)
+    dx = max_pool_backward_fast(dout, cache)
+
+How. A convolution becomes ONE matrix product (GEMM) after "im2col" copies every
+receptive field of the input into a column (see ``cs231n.im2col``): with the F
+filters as the rows of a (F, C*HH*WW) matrix, ``filters @ cols`` is the whole
+output. The bias rides along as one more filter column times a row of ones in
+``cols``. Backward is two more products (``dw`` and ``dcols``) and "col2im", the
+adjoint of im2col, which sums the column gradients back into image positions.
+Max pooling records where each maximum was in one pass, and backward routes each
+upstream gradient there.
+
+Backends. The copies (im2col, col2im, pooling) run in the compiled extension
+``cs231n.im2col_cython`` (threaded, built by ``pip install``) when it is there,
+otherwise in its pure-numpy twin ``cs231n.im2col``, which gives the same results,
+only slower; a warning says so once. ``BACKEND`` names the one in use
+(``"cython"`` or ``"numpy"``); set the environment variable
+``CS231N_NUMPY_FALLBACK=1`` to force numpy, or switch for a block of code with
+``with use_backend("numpy"): ...``.
+
+Layout note. ``conv_forward_*`` return ``out`` as a transposed view of the product
+(memory order F, N, H_out, W_out): a correct ``(N, F, H_out, W_out)`` array that
+saves a copy; ``np.ascontiguousarray(out)`` gives C order if you need it.
+"""
+
+import contextlib
+import os
+import warnings
+
+import numpy as np
+
+from cs231n import im2col as _numpy_kernels
+from cs231n._checks import check_float, check_ndim
+from cs231n.layers import _conv_output_size, _pool_output_size
+
+__all__ = [
+    "BACKEND",
+    "use_backend",
+    "conv_forward_fast",
+    "conv_backward_fast",
+    "conv_forward_im2col",
+    "conv_backward_im2col",
+    "conv_forward_strides",
+    "conv_backward_strides",
+    "max_pool_forward_fast",
+    "max_pool_backward_fast",
+    "max_pool_forward_reshape",
+    "max_pool_backward_reshape",
+    "max_pool_forward_im2col",
+    "max_pool_backward_im2col",
+]
+
+_KERNEL_NAMES = ("im2col", "col2im", "max_pool_forward", "max_pool_backward")
+
+
+def _load_compiled():
+    """The compiled kernels, or None with the reason they cannot be used."""
+    try:
+        from cs231n import im2col_cython
+    except ImportError as exc:
+        return None, f"the compiled extension cs231n.im2col_cython is not built ({exc})"
+    missing = [name for name in _KERNEL_NAMES if not hasattr(im2col_cython, name)]
+    if missing:
+        return None, f"the compiled extension is out of date (it lacks {', '.join(missing)})"
+    return im2col_cython, None
+
+
+def _choose_backend():
+    if os.environ.get("CS231N_NUMPY_FALLBACK", "").strip() not in ("", "0"):
+        reason = "CS231N_NUMPY_FALLBACK is set"
+        compiled = None
+    else:
+        compiled, reason = _load_compiled()
+    if compiled is not None:
+        return "cython", compiled
+    warnings.warn(
+        f"cs231n.fast_layers: {reason}; using the pure-numpy fallback (same results, "
+        "slower). To build the extension: pip install -e . (needs a C compiler and Cython).",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return "numpy", _numpy_kernels
+
+
+BACKEND, _kernels = _choose_backend()
+
+
+@contextlib.contextmanager
+def use_backend(name):
+    """Run a block of code with the "cython" or the "numpy" kernels, then switch back.
+
+    Example: ``with use_backend("numpy"): out, cache = conv_forward_fast(x, w, b, p)``.
+    """
+    global BACKEND, _kernels
+    if name == "numpy":
+        kernels = _numpy_kernels
+    elif name == "cython":
+        kernels, reason = _load_compiled()
+        if kernels is None:
+            raise RuntimeError(f"use_backend('cython'): {reason}.")
+    else:
+        raise ValueError(f"use_backend: name must be 'cython' or 'numpy', got {name!r}.")
+    saved = BACKEND, _kernels
+    BACKEND, _kernels = name, kernels
+    try:
+        yield
+    finally:
+        BACKEND, _kernels = saved
+
+
+# ---------------------------------------------------------------------------
+# Convolution
+# ---------------------------------------------------------------------------
+
+
+def _check_conv(func, x, w, b, conv_param):
+    """Check a convolution's inputs; return (dtype, stride, pad, H_out, W_out)."""
+    check_ndim(func, "x", x, 4)
+    check_ndim(func, "w", w, 4)
+    for name, arr in (("x", x), ("w", w), ("b", b)):
+        check_float(func, name, arr)
+    missing = [k for k in ("stride", "pad") if k not in conv_param]
+    if missing:
+        raise KeyError(f"{func}: conv_param is missing {missing}.")
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    H_out, W_out = _conv_output_size(func, x.shape, w.shape, stride, pad)
+    if np.shape(b) != (w.shape[0],):
+        raise ValueError(f"{func}: b must have shape ({w.shape[0]},), got {np.shape(b)}.")
+    dtype = np.result_type(x, w, b)  # float32 stays float32 unless mixed with float64
+    return dtype, int(stride), int(pad), H_out, W_out
+
+
+def conv_forward_im2col(x, w, b, conv_param):
+    """Convolutional layer by im2col and one matrix product.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W), float32 or float64
+    w : ndarray of shape (F, C, HH, WW), filters
+    b : ndarray of shape (F,), biases
+    conv_param : dict with the keys ``stride`` and ``pad`` (ints), as for the naive layer
+
+    Returns
+    -------
+    out : ndarray of shape (N, F, H_out, W_out), dtype of the inputs (see the layout
+        note in the module docstring)
+    cache : (x_shape, w_shape, w_aug, stride, pad, cols, kernels) for the backward pass
+    """
+    dtype, stride, pad, H_out, W_out = _check_conv("conv_forward_im2col", x, w, b, conv_param)
+    N = x.shape[0]
+    F, C, HH, WW = w.shape
+    K = C * HH * WW
+    kernels = _kernels
+    cols = kernels.im2col(x.astype(dtype, copy=False), HH, WW, pad, stride, True)  # (K+1, N*P)
+    w_aug = np.empty((F, K + 1), dtype=dtype)  # filters as rows, then the biases
+    w_aug[:, :K] = w.reshape(F, K)
+    w_aug[:, K] = b
+    res = w_aug @ cols  # (F, N * H_out * W_out)
+    out = res.reshape(F, N, H_out, W_out).transpose(1, 0, 2, 3)  # (N, F, H_out, W_out) view
+    cache = (x.shape, w.shape, w_aug, stride, pad, cols, kernels)
+    return out, cache
+
+
+def _dout_rows(func, dout, N, F, P, dtype):
+    """The upstream gradient as a C-ordered (F, N * P) matrix (no copy if it is one)."""
+    check_ndim(func, "dout", dout, 4)
+    if dout.shape[:2] != (N, F) or dout.shape[2] * dout.shape[3] != P:
+        raise ValueError(
+            f"{func}: dout has shape {dout.shape}, but the forward pass produced "
+            f"({N}, {F}, H_out, W_out) with H_out * W_out = {P}."
+        )
+    rows = np.ascontiguousarray(dout.transpose(1, 0, 2, 3), dtype=dtype)  # (F, N, H_out, W_out)
+    return rows.reshape(F, N * P)
+
+
+def conv_backward_im2col(dout, cache):
+    """Backward pass of ``conv_forward_im2col``.
+
+    Parameters
+    ----------
+    dout : ndarray of shape (N, F, H_out, W_out), upstream gradient
+    cache : from ``conv_forward_im2col``
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C, H, W)
+    dw : ndarray of shape (F, C, HH, WW)
+    db : ndarray of shape (F,)
+    """
+    (N, C, H, W), w_shape, w_aug, stride, pad, cols, kernels = cache
+    F, _, HH, WW = w_shape
+    K = C * HH * WW
+    dout_rows = _dout_rows("conv_backward_im2col", dout, N, F, cols.shape[1] // N, w_aug.dtype)
+    dw_aug = dout_rows @ cols.T  # (F, K + 1): dw, then db from the row of ones
+    dcols = w_aug[:, :K].T @ dout_rows  # (K, N * H_out * W_out)
+    dx = kernels.col2im(dcols, N, C, H, W, HH, WW, pad, stride)  # (N, C, H, W)
+    dw = dw_aug[:, :K].reshape(w_shape)
+    db = dw_aug[:, K].copy()
+    return dx, dw, db
+
+
+def conv_forward_strides(x, w, b, conv_param):
+    """Convolutional layer by im2col in numpy alone, through a strided view.
+
+    ``np.lib.stride_tricks.sliding_window_view`` shows every receptive field of the
+    padded input without copying; one reshape copies them into columns. Same
+    arguments and results as ``conv_forward_im2col``; never uses compiled code.
+
+    Returns
+    -------
+    out : ndarray of shape (N, F, H_out, W_out)
+    cache : (x_shape, w_shape, w_rows, stride, pad, cols) for ``conv_backward_strides``
+    """
+    dtype, stride, pad, H_out, W_out = _check_conv("conv_forward_strides", x, w, b, conv_param)
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    x_pad = np.pad(x.astype(dtype, copy=False), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    fields = np.lib.stride_tricks.sliding_window_view(x_pad, (HH, WW), axis=(2, 3))
+    fields = fields[:, :, ::stride, ::stride]  # (N, C, H_out, W_out, HH, WW), a view
+    cols = fields.transpose(1, 4, 5, 0, 2, 3).reshape(C * HH * WW, -1)  # (K, N*P), a copy
+    w_rows = w.reshape(F, -1).astype(dtype, copy=False)  # (F, K)
+    res = w_rows @ cols + b.astype(dtype, copy=False)[:, None]  # (F, N * P)
+    out = res.reshape(F, N, H_out, W_out).transpose(1, 0, 2, 3)  # (N, F, H_out, W_out) view
+    cache = (x.shape, w.shape, w_rows, stride, pad, cols)
+    return out, cache
+
+
+def conv_backward_strides(dout, cache):
+    """Backward pass of ``conv_forward_strides`` (numpy col2im)."""
+    (N, C, H, W), w_shape, w_rows, stride, pad, cols = cache
+    F, _, HH, WW = w_shape
+    dout_rows = _dout_rows("conv_backward_strides", dout, N, F, cols.shape[1] // N, cols.dtype)
+    dw = (dout_rows @ cols.T).reshape(w_shape)  # (F, C, HH, WW)
+    db = dout_rows.sum(axis=1)  # (F,)
+    dcols = w_rows.T @ dout_rows  # (K, N * P)
+    dx = _numpy_kernels.col2im(dcols, N, C, H, W, HH, WW, pad, stride)
+    return dx, dw, db
+
+
+def conv_forward_fast(x, w, b, conv_param):
+    """Convolutional layer, fast: ``conv_forward_im2col`` on the active backend.
+
+    Same arguments and results as ``conv_forward_naive``; see the module docstring.
+    """
+    return conv_forward_im2col(x, w, b, conv_param)
+
+
+def conv_backward_fast(dout, cache):
+    """Backward pass of ``conv_forward_fast``: returns ``dx, dw, db``."""
+    return conv_backward_im2col(dout, cache)
+
+
+# ---------------------------------------------------------------------------
+# Max pooling
+# ---------------------------------------------------------------------------
+
+
+def _check_pool(func, x, pool_param):
+    """Check a pooling layer's inputs; return (PH, PW, stride, H_out, W_out)."""
+    check_ndim(func, "x", x, 4)
+    check_float(func, "x", x)
+    H_out, W_out = _pool_output_size(func, x.shape, pool_param)
+    PH, PW, stride = (int(pool_param[k]) for k in ("pool_height", "pool_width", "stride"))
+    return PH, PW, stride, H_out, W_out
+
+
+def _argmax_dtype(PH, PW):
+    """Smallest integer type that holds an index inside a PH x PW window."""
+    return np.uint8 if PH * PW <= 256 else np.int32
+
+
+def _pools_tile(x_shape, PH, PW, stride):
+    """True when the windows cover the input exactly, side by side, without overlap."""
+    return PH == PW == stride and x_shape[2] % PH == 0 and x_shape[3] % PW == 0
+
+
+def _check_pool_dout(func, dout, out_shape):
+    check_ndim(func, "dout", dout, 4)
+    if dout.shape != out_shape:
+        raise ValueError(
+            f"{func}: dout has shape {dout.shape}, but the forward pass produced {out_shape}."
+        )
+
+
+def max_pool_forward_reshape(x, pool_param):
+    """Max pooling when the pools tile the input, by one reshape (numpy only).
+
+    With ``pool_height == pool_width == stride`` dividing H and W, the windows of
+    ``x`` are the axes 3 and 5 of ``x.reshape(N, C, H_out, PH, W_out, PW)``.
+
+    Returns
+    -------
+    out : ndarray of shape (N, C, H_out, W_out)
+    cache : (x_shape, pool_param, argmax) for ``max_pool_backward_reshape``; ``argmax``
+        is the position ``i * PW + j`` of the first maximum inside each window
+    """
+    PH, PW, stride, H_out, W_out = _check_pool("max_pool_forward_reshape", x, pool_param)
+    if not _pools_tile(x.shape, PH, PW, stride):
+        raise ValueError(
+            "max_pool_forward_reshape: the pools must tile the input (pool_height == "
+            f"pool_width == stride dividing H and W); got a {PH}x{PW} pool, stride {stride} "
+            f"on {x.shape[2]}x{x.shape[3]}. Use max_pool_forward_im2col or _fast."
+        )
+    N, C, _, _ = x.shape
+    windows = x.reshape(N, C, H_out, PH, W_out, PW).transpose(0, 1, 2, 4, 3, 5)
+    windows = windows.reshape(N, C, H_out, W_out, PH * PW)  # a copy, one window per row
+    argmax = windows.argmax(axis=-1).astype(_argmax_dtype(PH, PW))  # (N, C, H_out, W_out)
+    out = np.take_along_axis(windows, argmax[..., None].astype(np.intp), axis=-1)[..., 0]
+    return out, (x.shape, pool_param, argmax)
+
+
+def max_pool_backward_reshape(dout, cache):
+    """Backward pass of ``max_pool_forward_reshape``: returns ``dx`` of shape (N, C, H, W)."""
+    (N, C, H, W), pool_param, argmax = cache
+    _check_pool_dout("max_pool_backward_reshape", dout, argmax.shape)
+    PH, PW = pool_param["pool_height"], pool_param["pool_width"]
+    H_out, W_out = argmax.shape[2:]
+    dwin = np.zeros((N, C, H_out, W_out, PH * PW), dtype=dout.dtype)
+    np.put_along_axis(dwin, argmax[..., None].astype(np.intp), dout[..., None], axis=-1)
+    dx = dwin.reshape(N, C, H_out, W_out, PH, PW).transpose(0, 1, 2, 4, 3, 5)
+    return dx.reshape(N, C, H, W)  # a copy, in C order
+
+
+def max_pool_forward_im2col(x, pool_param):
+    """Max pooling for any pools (overlapping or not), through im2col.
+
+    Each channel is treated as an image with one channel, so each column of
+    ``im2col`` is one window; the maximum is taken down the columns.
+
+    Returns
+    -------
+    out : ndarray of shape (N, C, H_out, W_out)
+    cache : (x_shape, pool_param, argmax, kernels) for ``max_pool_backward_im2col``
+    """
+    PH, PW, stride, H_out, W_out = _check_pool("max_pool_forward_im2col", x, pool_param)
+    N, C, H, W = x.shape
+    kernels = _kernels
+    cols = kernels.im2col(x.reshape(N * C, 1, H, W), PH, PW, 0, stride)  # (PH*PW, N*C*P)
+    argmax = cols.argmax(axis=0)  # (N * C * P,)
+    out = cols[argmax, np.arange(cols.shape[1])].reshape(N, C, H_out, W_out)
+    argmax = argmax.astype(_argmax_dtype(PH, PW)).reshape(N, C, H_out, W_out)
+    return out, (x.shape, pool_param, argmax, kernels)
+
+
+def max_pool_backward_im2col(dout, cache):
+    """Backward pass of ``max_pool_forward_im2col``: returns ``dx`` of shape (N, C, H, W)."""
+    (N, C, H, W), pool_param, argmax, kernels = cache
+    _check_pool_dout("max_pool_backward_im2col", dout, argmax.shape)
+    PH, PW, stride = (int(pool_param[k]) for k in ("pool_height", "pool_width", "stride"))
+    dcols = np.zeros((PH * PW, argmax.size), dtype=dout.dtype)
+    dcols[argmax.ravel(), np.arange(argmax.size)] = dout.ravel()
+    dx = kernels.col2im(dcols, N * C, 1, H, W, PH, PW, 0, stride)  # (N*C, 1, H, W)
+    return dx.reshape(N, C, H, W)
+
+
+def max_pool_forward_fast(x, pool_param):
+    """Max pooling, fast. Same arguments and results as ``max_pool_forward_naive``.
+
+    With the compiled backend: one threaded pass over ``x`` that records each
+    window's maximum and where it was. With numpy: the reshape path when the pools
+    tile the input, the im2col path otherwise.
+
+    Returns
+    -------
+    out : ndarray of shape (N, C, H_out, W_out)
+    cache : for ``max_pool_backward_fast``
+    """
+    PH, PW, stride, H_out, W_out = _check_pool("max_pool_forward_fast", x, pool_param)
+    if BACKEND == "numpy":
+        if _pools_tile(x.shape, PH, PW, stride):
+            out, cache = max_pool_forward_reshape(x, pool_param)
+            return out, ("reshape", cache)
+        out, cache = max_pool_forward_im2col(x, pool_param)
+        return out, ("im2col", cache)
+    N, C, H, W = x.shape
+    argmax = np.empty((N, C, H_out, W_out), dtype=_argmax_dtype(PH, PW))
+    out = _kernels.max_pool_forward(x, PH, PW, stride, argmax)
+    return out, ("kernel", (x.shape, pool_param, argmax, _kernels))
+
+
+def max_pool_backward_fast(dout, cache):
+    """Backward pass of ``max_pool_forward_fast``: returns ``dx`` of shape (N, C, H, W)."""
+    path, inner = cache
+    if path == "reshape":
+        return max_pool_backward_reshape(dout, inner)
+    if path == "im2col":
+        return max_pool_backward_im2col(dout, inner)
+    (N, C, H, W), pool_param, argmax, kernels = inner
+    _check_pool_dout("max_pool_backward_fast", dout, argmax.shape)
+    PH, PW, stride = (int(pool_param[k]) for k in ("pool_height", "pool_width", "stride"))
+    return kernels.max_pool_backward(dout, argmax, H, W, PH, PW, stride)
