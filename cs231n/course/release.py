@@ -26,6 +26,7 @@ from pathlib import Path
 
 import nbformat
 
+from cs231n.course.markers import MarkerError
 from cs231n.course.stubs import transform
 
 ASSIGNMENTS = {"assignment1": 1, "assignment2": 2, "assignment3": 3}
@@ -267,7 +268,7 @@ def _cmd(args):
             where = str(Path(args.out).resolve())
             if "backup" in info:
                 print(f"The previous content of --out was kept in {info['backup']}.")
-    except ReleaseError as exc:
+    except (ReleaseError, MarkerError) as exc:
         print(f"cs231n release: {exc}", file=sys.stderr)
         return 1
     print(
