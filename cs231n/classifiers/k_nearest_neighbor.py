@@ -144,14 +144,13 @@ class KNearestNeighbor:
         num_test = X.shape[0]
         num_train = self.X_train.shape[0]
         dists = np.zeros((num_test, num_train), dtype=np.result_type(X, self.X_train))
-        # BEGIN SOLUTION a1.knn.one_loop.setup
+        # BEGIN SOLUTION a1.knn.one_loop
+        # Squared norms of the rows; einsum avoids the (M, D) temporary of X_train ** 2.
         train_sq = np.einsum("ij,ij->i", self.X_train, self.X_train)  # (M,), ||b_j||^2
-        # END SOLUTION a1.knn.one_loop.setup
         for i in range(num_test):
-            # BEGIN SOLUTION a1.knn.one_loop
             sq = train_sq + X[i] @ X[i] - 2.0 * (self.X_train @ X[i])  # (M,)
             dists[i, :] = np.sqrt(np.maximum(sq, 0.0))  # rounding can make sq slightly < 0
-            # END SOLUTION a1.knn.one_loop
+        # END SOLUTION a1.knn.one_loop
         return dists
 
     def compute_distances_no_loops(self, X):
@@ -166,6 +165,7 @@ class KNearestNeighbor:
         self._check_test_data("compute_distances_no_loops", X)
         dists = None
         # BEGIN SOLUTION a1.knn.no_loops
+        # Squared norms of the rows; einsum avoids the temporaries X ** 2 and X_train ** 2.
         test_sq = np.einsum("ij,ij->i", X, X)  # (N,), ||a_i||^2
         train_sq = np.einsum("ij,ij->i", self.X_train, self.X_train)  # (M,), ||b_j||^2
         dists = X @ self.X_train.T  # (N, M), a_i . b_j

@@ -61,6 +61,7 @@ class LinearClassifier:
         -------
         loss_history : list of float, the training loss at each iteration
         """
+        y = np.asarray(y)
         self._check_train_args(X, y, num_iters, batch_size)
         num_train, dim = X.shape
         num_classes = int(np.max(y)) + 1  # assume y takes values 0...C-1
