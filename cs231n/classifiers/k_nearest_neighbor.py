@@ -135,8 +135,10 @@ class KNearestNeighbor:
         """L2 distances with one loop over the test examples.
 
         Each iteration computes the distances from one test example to every
-        training example at once, through ``||a - b||^2 = ||a||^2 + ||b||^2 - 2 a.b``:
-        one matrix-vector product per test example.
+        training example at once, vectorised over the training set. Broadcasting
+        ``X_train - X[i]`` works; expanding ``||a - b||^2 = ||a||^2 + ||b||^2 - 2 a.b``
+        is faster, as each iteration then is one matrix-vector product and builds
+        no (M, D) temporary.
 
         Parameters and return value as ``compute_distances_two_loops``.
         """
