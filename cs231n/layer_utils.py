@@ -5,6 +5,12 @@ and ``dx, dw, ... = *_backward(dout, cache)``, where the cache holds the caches 
 the layers inside. Building models from sandwiches keeps their code short.
 """
 
+from cs231n.fast_layers import (
+    conv_backward_fast,
+    conv_forward_fast,
+    max_pool_backward_fast,
+    max_pool_forward_fast,
+)
 from cs231n.layers import (
     affine_backward,
     affine_forward,
@@ -14,6 +20,8 @@ from cs231n.layers import (
     layernorm_forward,
     relu_backward,
     relu_forward,
+    spatial_batchnorm_backward,
+    spatial_batchnorm_forward,
 )
 
 
@@ -122,3 +130,139 @@ def affine_norm_relu_backward(dout, cache):
         da, dgamma, dbeta = layernorm_backward(da, norm_cache)
     dx, dw, db = affine_backward(da, fc_cache)
     return dx, dw, db, dgamma, dbeta
+
+
+# ---------------------------------------------------------------------------
+# Convolutional sandwiches (assignment 2), built on the fast layers
+# ---------------------------------------------------------------------------
+
+
+def conv_relu_forward(x, w, b, conv_param):
+    """A convolutional layer followed by a ReLU.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W), input
+    w : ndarray of shape (F, C, HH, WW), filter weights
+    b : ndarray of shape (F,), biases
+    conv_param : dict with stride and pad, as for ``conv_forward_naive``
+
+    Returns
+    -------
+    out : ndarray of shape (N, F, H_out, W_out), output of the ReLU
+    cache : (conv_cache, relu_cache), for the backward pass
+    """
+    a, conv_cache = conv_forward_fast(x, w, b, conv_param)  # (N, F, H_out, W_out)
+    out, relu_cache = relu_forward(a)
+    cache = (conv_cache, relu_cache)
+    return out, cache
+
+
+def conv_relu_backward(dout, cache):
+    """Backward pass of the conv-ReLU sandwich.
+
+    Parameters
+    ----------
+    dout : ndarray of shape (N, F, H_out, W_out), upstream gradient
+    cache : (conv_cache, relu_cache) from ``conv_relu_forward``
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C, H, W)
+    dw : ndarray of shape (F, C, HH, WW)
+    db : ndarray of shape (F,)
+    """
+    conv_cache, relu_cache = cache
+    da = relu_backward(dout, relu_cache)
+    dx, dw, db = conv_backward_fast(da, conv_cache)
+    return dx, dw, db
+
+
+def conv_bn_relu_forward(x, w, b, gamma, beta, conv_param, bn_param):
+    """A convolutional layer, spatial batch normalisation, then a ReLU.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W), input
+    w : ndarray of shape (F, C, HH, WW), filter weights
+    b : ndarray of shape (F,), biases
+    gamma, beta : ndarrays of shape (F,), scale and shift of the batch norm
+    conv_param : dict with stride and pad
+    bn_param : dict, as for ``spatial_batchnorm_forward`` (mode required)
+
+    Returns
+    -------
+    out : ndarray of shape (N, F, H_out, W_out)
+    cache : (conv_cache, bn_cache, relu_cache), for the backward pass
+    """
+    a, conv_cache = conv_forward_fast(x, w, b, conv_param)  # (N, F, H_out, W_out)
+    an, bn_cache = spatial_batchnorm_forward(a, gamma, beta, bn_param)
+    out, relu_cache = relu_forward(an)
+    cache = (conv_cache, bn_cache, relu_cache)
+    return out, cache
+
+
+def conv_bn_relu_backward(dout, cache):
+    """Backward pass of the conv-batchnorm-ReLU sandwich.
+
+    Parameters
+    ----------
+    dout : ndarray of shape (N, F, H_out, W_out), upstream gradient
+    cache : (conv_cache, bn_cache, relu_cache) from ``conv_bn_relu_forward``
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C, H, W)
+    dw : ndarray of shape (F, C, HH, WW)
+    db : ndarray of shape (F,)
+    dgamma, dbeta : ndarrays of shape (F,)
+    """
+    conv_cache, bn_cache, relu_cache = cache
+    dan = relu_backward(dout, relu_cache)
+    da, dgamma, dbeta = spatial_batchnorm_backward(dan, bn_cache)
+    dx, dw, db = conv_backward_fast(da, conv_cache)
+    return dx, dw, db, dgamma, dbeta
+
+
+def conv_relu_pool_forward(x, w, b, conv_param, pool_param):
+    """A convolutional layer, a ReLU, then max pooling.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W), input
+    w : ndarray of shape (F, C, HH, WW), filter weights
+    b : ndarray of shape (F,), biases
+    conv_param : dict with stride and pad
+    pool_param : dict with pool_height, pool_width and stride
+
+    Returns
+    -------
+    out : ndarray of shape (N, F, H_pool, W_pool), output of the pooling layer
+    cache : (conv_cache, relu_cache, pool_cache), for the backward pass
+    """
+    a, conv_cache = conv_forward_fast(x, w, b, conv_param)  # (N, F, H_out, W_out)
+    s, relu_cache = relu_forward(a)
+    out, pool_cache = max_pool_forward_fast(s, pool_param)  # (N, F, H_pool, W_pool)
+    cache = (conv_cache, relu_cache, pool_cache)
+    return out, cache
+
+
+def conv_relu_pool_backward(dout, cache):
+    """Backward pass of the conv-ReLU-pool sandwich.
+
+    Parameters
+    ----------
+    dout : ndarray of shape (N, F, H_pool, W_pool), upstream gradient
+    cache : (conv_cache, relu_cache, pool_cache) from ``conv_relu_pool_forward``
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C, H, W)
+    dw : ndarray of shape (F, C, HH, WW)
+    db : ndarray of shape (F,)
+    """
+    conv_cache, relu_cache, pool_cache = cache
+    ds = max_pool_backward_fast(dout, pool_cache)  # (N, F, H_out, W_out)
+    da = relu_backward(ds, relu_cache)
+    dx, dw, db = conv_backward_fast(da, conv_cache)
+    return dx, dw, db

@@ -1,12 +1,29 @@
-"""Sandwich layers: each equals its layers run in sequence, and its backward pass
-matches numerical gradients in float64."""
+"""Sandwich layers: each equals its layers run in sequence (the naive layers, for the
+convolutional sandwiches built on the fast ones), and its backward pass matches
+numerical gradients in float64."""
 
 import numpy as np
 import pytest
 
 from cs231n.gradient_check import rel_error
-from cs231n.layer_utils import affine_norm_relu_backward, affine_norm_relu_forward
-from cs231n.layers import affine_forward, batchnorm_forward, layernorm_forward
+from cs231n.layer_utils import (
+    affine_norm_relu_backward,
+    affine_norm_relu_forward,
+    conv_bn_relu_backward,
+    conv_bn_relu_forward,
+    conv_relu_backward,
+    conv_relu_forward,
+    conv_relu_pool_backward,
+    conv_relu_pool_forward,
+)
+from cs231n.layers import (
+    affine_forward,
+    batchnorm_forward,
+    conv_forward_naive,
+    layernorm_forward,
+    max_pool_forward_naive,
+    spatial_batchnorm_forward,
+)
 from tests.conftest import assert_grads_match
 
 
@@ -74,3 +91,70 @@ def test_affine_norm_relu_rejects_an_unknown_normalization(rng):
     x, w, b = np.ones((2, 3)), np.ones((3, 4)), np.zeros(4)
     with pytest.raises(ValueError, match="normalization must be None, 'batchnorm' or"):
         affine_norm_relu_forward(x, w, b, None, None, {}, "groupnorm")
+
+
+# ---------------------------------------------------------------- convolutional sandwiches
+
+CONV = {"stride": 1, "pad": 1}
+POOL = {"pool_height": 2, "pool_width": 2, "stride": 2}
+
+
+def conv_inputs(rng):
+    x = rng.standard_normal((2, 3, 8, 8))
+    w, b = rng.standard_normal((3, 3, 3, 3)), rng.standard_normal(3)
+    return x, w, b
+
+
+def test_conv_relu_forward_and_backward(rng):
+    x, w, b = conv_inputs(rng)
+    out, cache = conv_relu_forward(x, w, b, CONV)
+    assert rel_error(out, np.maximum(conv_forward_naive(x, w, b, CONV)[0], 0)) < 1e-12
+    dout = rng.standard_normal(out.shape)
+    grads = conv_relu_backward(dout, cache)
+    assert_grads_match(
+        lambda x, w, b: conv_relu_forward(x, w, b, CONV)[0],
+        [x, w, b],
+        lambda _: grads,
+        dout,
+        names=["x", "w", "b"],
+        tol=1e-8,
+    )
+
+
+def test_conv_relu_pool_forward_and_backward(rng):
+    x, w, b = conv_inputs(rng)
+    out, cache = conv_relu_pool_forward(x, w, b, CONV, POOL)
+    conv = np.maximum(conv_forward_naive(x, w, b, CONV)[0], 0)
+    assert rel_error(out, max_pool_forward_naive(conv, POOL)[0]) < 1e-12
+    dout = rng.standard_normal(out.shape)
+    grads = conv_relu_pool_backward(dout, cache)
+    assert_grads_match(
+        lambda x, w, b: conv_relu_pool_forward(x, w, b, CONV, POOL)[0],
+        [x, w, b],
+        lambda _: grads,
+        dout,
+        names=["x", "w", "b"],
+        tol=1e-8,
+    )
+
+
+def test_conv_bn_relu_forward_and_backward(rng):
+    x, w, b = conv_inputs(rng)
+    gamma, beta = rng.standard_normal(3), rng.standard_normal(3)
+    bn_param = {"mode": "train"}
+    out, cache = conv_bn_relu_forward(x, w, b, gamma, beta, CONV, bn_param)
+    a = conv_forward_naive(x, w, b, CONV)[0]
+    ref = np.maximum(spatial_batchnorm_forward(a, gamma, beta, {"mode": "train"})[0], 0)
+    assert rel_error(out, ref) < 1e-12
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db, dgamma, dbeta = conv_bn_relu_backward(dout, cache)
+    assert_grads_match(
+        lambda x, w, g, be: conv_bn_relu_forward(x, w, b, g, be, CONV, bn_param)[0],
+        [x, w, gamma, beta],
+        lambda _: (dx, dw, dgamma, dbeta),
+        dout,
+        names=["x", "w", "gamma", "beta"],
+        tol=1e-7,
+        h=1e-4,
+    )
+    assert np.max(np.abs(db)) < 1e-12  # b is cancelled by the batch mean

@@ -122,7 +122,7 @@ class TwoLayerNet:
 
 
 # ---------------------------------------------------------------------------
-# FullyConnectedNet (assignment 2) goes below this line.
+# FullyConnectedNet (assignment 2)
 # ---------------------------------------------------------------------------
 
 
