@@ -1,0 +1,466 @@
+"""``cs231n grade``: score submissions with the hidden grading tests.
+
+How a grade is decided
+----------------------
+A grading test (``tests/grading/a<N>.py``, never released) draws *fresh* random inputs
+for one function a student wrote, and names a short *probe*: Python code that calls the
+function and stores what it returns in a dict ``out``. The grader runs the probe twice:
+
+1. here, in the trusted process, against the reference solution -> the expected values;
+2. in a sandboxed child process (``cs231n.course.sandbox``) against the student's package
+   -> the student's values, returned as plain arrays.
+
+The grader then compares the two (shapes, finiteness, relative error within the test's
+tolerance) and awards the test's points or explains, in words a student can act on, what
+differed. The child never sees the grading tests, the reference solution, the expected
+values, other submissions or the results files, and it cannot reach the network.
+
+Outputs, per submission: ``<out>/<name>/results.json`` (Gradescope's format) and
+``<out>/<name>/feedback.md``; for the batch: ``<out>/gradebook.csv``.
+"""
+
+import copy
+import csv
+import importlib.util
+import io
+import json
+import pickle
+import shutil
+import stat
+import sys
+import tempfile
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from cs231n.course import sandbox
+from cs231n.course.release import build_release, parse_assignment
+
+# Limits on what a submission zip may hold.
+MAX_MEMBERS = 2000
+MAX_MEMBER_BYTES = 20 * 1024**2
+MAX_TOTAL_BYTES = 200 * 1024**2
+MAX_RATIO = 200
+
+
+# -- grading tests ------------------------------------------------------------------------
+
+
+@dataclass
+class GradingTest:
+    """One graded function. ``make(rng)`` returns ``(inputs, probe_code)``."""
+
+    name: str
+    points: float
+    make: object
+    tol: float = 1e-6
+    hint: str = ""
+    wall_seconds: float = 60.0
+    exact: bool = False  # integer outputs compared exactly
+
+
+@dataclass
+class Registry:
+    tests: list = field(default_factory=list)
+
+    def __call__(self, name, points, tol=1e-6, hint="", wall_seconds=60.0, exact=False):
+        """Decorator registering ``f(rng) -> (inputs, code)`` as a grading test."""
+
+        def register(make):
+            self.tests.append(GradingTest(name, points, make, tol, hint, wall_seconds, exact))
+            return make
+
+        return register
+
+
+def load_tests(assignment, tests_dir):
+    """The GradingTests of ``assignment`` from ``tests_dir/a<N>.py`` (its ``TESTS``)."""
+    _, number = parse_assignment(assignment)
+    path = Path(tests_dir) / f"a{number}.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"no grading tests for assignment {number}: {path} is missing.")
+    spec = importlib.util.spec_from_file_location(f"_cs231n_grading_a{number}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(module.TESTS.tests)
+
+
+def run_probe(code, inputs):
+    """Run a probe in this process (against the reference package); return ``out``."""
+    scope = {"np": np, **copy.deepcopy(inputs)}
+    exec(compile(code, "<grading probe>", "exec"), scope)
+    return {k: np.asarray(v) for k, v in scope["out"].items()}
+
+
+def _describe_inputs(inputs):
+    parts = []
+    for k, v in inputs.items():
+        if isinstance(v, np.ndarray):
+            parts.append(f"{k} of shape {v.shape}")
+        elif isinstance(v, (int, float, str, dict, tuple)) and len(repr(v)) < 80:
+            parts.append(f"{k}={v!r}")
+    return ", ".join(parts)
+
+
+def compare(expected, got, tol, exact=False):
+    """(True, "") if ``got`` matches ``expected``; else (False, what differs)."""
+    for key, want in expected.items():
+        if key not in got:
+            return False, f"no value for '{key}' was returned"
+        have = got[key]
+        if have.dtype == object:
+            return False, f"'{key}' is not a numeric array"
+        if have.shape != want.shape:
+            return False, f"'{key}' has shape {have.shape}, expected {want.shape}"
+        if want.size == 0:
+            continue
+        if exact or not np.issubdtype(want.dtype, np.floating):
+            if not np.array_equal(have, want):
+                wrong = int(np.sum(have != want))
+                return False, f"'{key}' differs from the expected values in {wrong} of {want.size} entries"
+            continue
+        have = have.astype(np.float64)
+        if not np.all(np.isfinite(have)):
+            return False, f"'{key}' contains NaN or infinite values"
+        err = float(np.max(np.abs(have - want) / np.maximum(1e-8, np.abs(have) + np.abs(want))))
+        if not err <= tol:
+            return False, f"'{key}' has relative error {err:.2e} against the expected values (tolerance {tol:.0e})"
+    return True, ""
+
+
+# -- submissions ----------------------------------------------------------------------------
+
+
+class SubmissionError(Exception):
+    """The submission cannot be graded at all (corrupt, too large, empty)."""
+
+
+def _safe_members(zf, notes):
+    """Members of a zip that may be extracted, after the safety checks."""
+    infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise SubmissionError(f"the zip holds {len(infos)} files, more than {MAX_MEMBERS}.")
+    total = sum(i.file_size for i in infos)
+    packed = sum(i.compress_size for i in infos) or 1
+    if total > MAX_TOTAL_BYTES or total / packed > MAX_RATIO and total > 10 * 1024**2:
+        raise SubmissionError(
+            f"the zip expands to {total / 2**20:.0f} MiB; the limit is "
+            f"{MAX_TOTAL_BYTES // 2**20} MiB (is it a zip bomb?)."
+        )
+    keep = []
+    for info in infos:
+        name = info.filename
+        p = PurePosixPath(name)
+        mode = info.external_attr >> 16
+        if info.is_dir():
+            continue
+        if name.startswith("/") or ".." in p.parts or "\\" in name or ":" in name:
+            notes.append(f"Ignored `{name}`: unsafe path.")
+            continue
+        if stat.S_ISLNK(mode):
+            notes.append(f"Ignored `{name}`: symbolic links are not accepted.")
+            continue
+        if info.file_size > MAX_MEMBER_BYTES:
+            notes.append(f"Ignored `{name}`: larger than {MAX_MEMBER_BYTES // 2**20} MiB.")
+            continue
+        keep.append(info)
+    return keep
+
+
+def _strip_prefix(names):
+    """A common top folder to strip (the student zipped their folder), or ''."""
+    tops = {PurePosixPath(n).parts[0] for n in names if len(PurePosixPath(n).parts) > 1}
+    if len(tops) == 1 and not any(PurePosixPath(n).parts[0] == "cs231n" for n in names):
+        top = tops.pop()
+        if all(PurePosixPath(n).parts[0] == top for n in names):
+            return top + "/"
+    return ""
+
+
+def unpack_submission(path, dest, assignment):
+    """Copy the gradeable files of a submission (zip or folder) into ``dest``.
+
+    Only ``cs231n/**.py`` and ``<assignment>/*.ipynb`` are taken. Returns notes
+    (problems worth telling the student). Raises SubmissionError when nothing can be graded.
+    """
+    notes = []
+    path = Path(path)
+    files = {}
+    if path.is_dir():
+        for p in sorted(path.rglob("*")):
+            if p.is_symlink():
+                notes.append(f"Ignored `{p.relative_to(path)}`: symbolic links are not accepted.")
+            elif p.is_file() and p.stat().st_size <= MAX_MEMBER_BYTES:
+                files[p.relative_to(path).as_posix()] = p.read_bytes
+    else:
+        try:
+            zf = zipfile.ZipFile(path)
+            members = _safe_members(zf, notes)
+            prefix = _strip_prefix([m.filename for m in members])
+            for info in members:
+                rel = info.filename[len(prefix):] if prefix else info.filename
+
+                def read(info=info):
+                    with zf.open(info) as f:
+                        data = f.read(MAX_MEMBER_BYTES + 1)  # declared sizes may lie
+                    if len(data) > MAX_MEMBER_BYTES:
+                        raise SubmissionError(f"`{info.filename}` expands past the size limit.")
+                    return data
+
+                files[rel] = read
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise SubmissionError(f"the file is not a readable zip archive ({exc}).") from exc
+    taken = 0
+    for rel, read in files.items():
+        p = PurePosixPath(rel)
+        wanted = (p.parts[0] == "cs231n" and p.suffix in (".py", ".pyx")) or (
+            len(p.parts) == 2 and p.parts[0] == assignment and p.suffix == ".ipynb"
+        )
+        if not wanted:
+            continue
+        try:
+            data = read()
+        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:
+            raise SubmissionError(f"`{rel}` cannot be read from the zip ({exc}).") from exc
+        if p.suffix == ".ipynb":
+            try:
+                json.loads(data.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                notes.append(f"`{rel}` is not a valid notebook (not JSON); it was not graded.")
+                continue
+        target = Path(dest, *p.parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        taken += 1
+    if not any(Path(dest, "cs231n").rglob("*.py")):
+        raise SubmissionError("the submission holds no cs231n/*.py files to grade.")
+    return notes
+
+
+# -- grading --------------------------------------------------------------------------------
+
+
+@dataclass
+class Grader:
+    """Grades submissions of one assignment with its grading tests."""
+
+    assignment: str
+    tests_dir: Path
+    root: Path  # the source tree (reference solution)
+    limits: sandbox.Limits = field(default_factory=sandbox.Limits)
+    require_sandbox: bool = True
+
+    def __post_init__(self):
+        self.assignment, _ = parse_assignment(self.assignment)
+        self.tests = load_tests(self.assignment, self.tests_dir)
+        if self.require_sandbox and not sandbox.bwrap_works():
+            raise RuntimeError(
+                "bubblewrap (bwrap) is not available or cannot create namespaces here, so "
+                "student code could read the solutions. Install it (apt-get install bubblewrap) "
+                "or pass --unsafe-no-sandbox to grade with resource limits only."
+            )
+        self._tmp = Path(tempfile.mkdtemp(prefix="cs231n-grade-"))
+        self._tmp.chmod(0o700)  # nothing in here is visible to other users
+        self.release = self._tmp / "release"
+        build_release(self.root, self.assignment, self.release)
+        self.runner = Path(__file__).with_name("_child.py").read_text()
+
+    def close(self):
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def _run_test(self, test, package_dir, seed_rng):
+        """Score one test: (score, message)."""
+        rng = np.random.default_rng(seed_rng.integers(2**63))
+        inputs, code = test.make(rng)
+        try:
+            expected = run_probe(code, inputs)
+        except Exception as exc:  # noqa: BLE001 - a broken grading test is the grader's bug
+            return 0.0, f"internal error in the grading test ({type(exc).__name__}: {exc}); tell your instructor"
+        job = Path(tempfile.mkdtemp(prefix="job-", dir=self._tmp))
+        try:
+            shutil.copytree(package_dir, job / "submission" / "cs231n")
+            (job / "runner.py").write_text(self.runner)
+            with open(job / "task.pkl", "wb") as f:
+                pickle.dump({"code": code, "inputs": inputs}, f)
+            limits = copy.copy(self.limits)
+            limits.wall_seconds = min(limits.wall_seconds, test.wall_seconds)
+            outcome = sandbox.run_limited(
+                ["runner.py"], job, limits, force_plain=not self.require_sandbox and not sandbox.bwrap_works()
+            )
+            status = {}
+            if (job / "status.json").is_file():
+                try:
+                    status = json.loads((job / "status.json").read_text()[:20000])
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    status = {}
+            if outcome.timed_out or outcome.returncode != 0 or not isinstance(status, dict):
+                return 0.0, f"your code did not finish: {outcome.reason}"
+            if not status.get("ok"):
+                err = str(status.get("error") or "it stopped without returning results")
+                return 0.0, f"calling your code failed: {err}"
+            try:
+                with np.load(job / "result.npz", allow_pickle=False) as data:
+                    got = {k: data[k] for k in data.files}
+            except Exception:  # noqa: BLE001 - anything unreadable earns nothing
+                return 0.0, "your code's results could not be read back (only plain numbers count)"
+        finally:
+            shutil.rmtree(job, ignore_errors=True)
+        ok, why = compare(expected, got, test.tol, test.exact)
+        if ok:
+            return float(test.points), ""
+        msg = f"{why} on inputs {_describe_inputs(inputs)}."
+        if test.hint:
+            msg += f" Hint: {test.hint}"
+        return 0.0, msg
+
+    def grade(self, submission, jobs=1):
+        """Grade one submission (zip or folder); return a Gradescope results dict."""
+        start = time.perf_counter()
+        seed_rng = np.random.default_rng()  # fresh inputs every run
+        work = Path(tempfile.mkdtemp(prefix="sub-", dir=self._tmp))
+        pkg = work / "package"
+        shutil.copytree(self.release, pkg)
+        # Student files replace the release's; untouched files keep the release's stubs.
+        shutil.rmtree(pkg / self.assignment, ignore_errors=True)
+        notes, tests_out = [], []
+        try:
+            try:
+                student = work / "student"
+                student.mkdir()
+                notes += unpack_submission(submission, student, self.assignment)
+                shutil.copytree(student / "cs231n", pkg / "cs231n", dirs_exist_ok=True)
+            except SubmissionError as exc:
+                notes.append(f"This submission could not be graded: {exc}")
+                results = [(0.0, "not graded: the submission could not be read")] * len(self.tests)
+            else:
+                with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+                    futures = [
+                        pool.submit(self._run_test, t, pkg / "cs231n", np.random.default_rng(seed_rng.integers(2**63)))
+                        for t in self.tests
+                    ]
+                    results = [f.result() for f in futures]
+            for t, (score, msg) in zip(self.tests, results):
+                tests_out.append({
+                    "name": t.name,
+                    "score": score,
+                    "max_score": float(t.points),
+                    "output": "passed" if score == t.points else msg,
+                    "visibility": "visible",
+                })
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        total = sum(t["score"] for t in tests_out)
+        return {
+            "score": total,
+            "max_score": float(sum(t.points for t in self.tests)),
+            "execution_time": round(time.perf_counter() - start, 2),
+            "output": "\n".join(notes),
+            "stdout_visibility": "visible",
+            "tests": tests_out,
+        }
+
+
+def feedback_markdown(name, result):
+    lines = [f"# Feedback for {name}", "", f"Score: **{result['score']:g} / {result['max_score']:g}**", ""]
+    if result.get("output"):
+        lines += [result["output"], ""]
+    for t in result["tests"]:
+        mark = "PASS" if t["score"] == t["max_score"] else "FAIL"
+        lines.append(f"- {mark} `{t['name']}` ({t['score']:g}/{t['max_score']:g})"
+                     + ("" if mark == "PASS" else f": {t['output']}"))
+    return "\n".join(lines) + "\n"
+
+
+def _submission_name(path):
+    p = Path(path)
+    return p.stem if p.suffix == ".zip" else p.name
+
+
+def grade_batch(grader, submissions, out_dir, jobs=2):
+    """Grade many submissions; write results, feedback and the gradebook. Returns rows."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = [_submission_name(s) for s in submissions]
+    if len(set(names)) != len(names):
+        raise ValueError("two submissions have the same name; grade them in separate batches.")
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        results = list(pool.map(lambda s: grader.grade(s, jobs=1), submissions))
+    rows = []
+    for name, result in zip(names, results):
+        d = out_dir / name
+        d.mkdir(parents=True, exist_ok=True)
+        _atomic_write(d / "results.json", json.dumps(result, indent=2))
+        _atomic_write(d / "feedback.md", feedback_markdown(name, result))
+        rows.append((name, result))
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    test_names = [t.name for t in grader.tests]
+    writer.writerow(["submission", "score", "max_score", *test_names])
+    for name, result in rows:
+        writer.writerow([name, f"{result['score']:g}", f"{result['max_score']:g}",
+                         *[f"{t['score']:g}" for t in result["tests"]]])
+    _atomic_write(out_dir / "gradebook.csv", buf.getvalue())
+    return rows
+
+
+def _atomic_write(path, text):
+    tmp = Path(f"{path}.part")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def expand_submissions(paths):
+    """Zips and submission folders named, or found one level inside the folders named."""
+    found = []
+    for p in map(Path, paths):
+        if p.is_file():
+            found.append(p)
+        elif p.is_dir() and (p / "cs231n").is_dir():
+            found.append(p)
+        elif p.is_dir():
+            found += sorted(q for q in p.iterdir() if q.suffix == ".zip" or (q / "cs231n").is_dir())
+        else:
+            raise FileNotFoundError(f"no such submission: {p}")
+    return found
+
+
+def _cmd(args):
+    from cs231n.course.notebooks import find_repo_root
+
+    root = find_repo_root()
+    tests_dir = Path(args.tests) if args.tests else root / "tests" / "grading"
+    try:
+        submissions = expand_submissions(args.submissions)
+        if not submissions:
+            print("cs231n grade: no submissions found.", file=sys.stderr)
+            return 2
+        grader = Grader(args.assignment, tests_dir, root, require_sandbox=not args.unsafe_no_sandbox)
+    except (FileNotFoundError, RuntimeError, ValueError) as exc:
+        print(f"cs231n grade: {exc}", file=sys.stderr)
+        return 1
+    try:
+        start = time.perf_counter()
+        rows = grade_batch(grader, submissions, args.out, jobs=args.jobs)
+    finally:
+        grader.close()
+    for name, result in rows:
+        print(f"{name:40s} {result['score']:6g} / {result['max_score']:g}")
+    print(f"Graded {len(rows)} submissions in {time.perf_counter() - start:.1f} s; "
+          f"results in {Path(args.out).resolve()}")
+    return 0
+
+
+def register(sub):
+    p = sub.add_parser("grade", help="grade submissions with the hidden tests", description=__doc__)
+    p.add_argument("submissions", nargs="+", help="submission zips or folders, or folders of them")
+    p.add_argument("-a", "--assignment", required=True, help="assignment1, assignment2 or assignment3")
+    p.add_argument("--out", default="grades", help="folder for results (default: grades)")
+    p.add_argument("--jobs", type=int, default=2, help="submissions graded at once (default 2)")
+    p.add_argument("--tests", help="folder of grading tests (default: tests/grading)")
+    p.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="grade without bubblewrap (resource limits only; see README)")
+    p.set_defaults(func=_cmd)
