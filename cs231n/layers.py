@@ -16,7 +16,7 @@ F filters, HH WW filter size.
 
 import numpy as np
 
-from cs231n._checks import check_labels, check_ndim
+from cs231n._checks import check_float, check_labels, check_ndim
 
 
 def affine_forward(x, w, b):
@@ -231,6 +231,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     """
     mode = _get_mode("batchnorm_forward", bn_param, "bn_param")
     check_ndim("batchnorm_forward", "x", x, 2)
+    check_float("batchnorm_forward", "x", x)
     N, D = x.shape
     _check_scale_shift("batchnorm_forward", gamma, beta, (D,))
     eps = bn_param.get("eps", 1e-5)
@@ -359,6 +360,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
     cache : what ``layernorm_backward`` needs
     """
     check_ndim("layernorm_forward", "x", x, 2)
+    check_float("layernorm_forward", "x", x)
     _check_scale_shift("layernorm_forward", gamma, beta, (x.shape[1],))
     eps = ln_param.get("eps", 1e-5)
     out, cache = None, None
@@ -547,6 +549,8 @@ def conv_forward_naive(x, w, b, conv_param):
     """
     check_ndim("conv_forward_naive", "x", x, 4)
     check_ndim("conv_forward_naive", "w", w, 4)
+    check_float("conv_forward_naive", "x", x)
+    check_float("conv_forward_naive", "w", w)
     missing = [k for k in ("stride", "pad") if k not in conv_param]
     if missing:
         raise KeyError(f"conv_forward_naive: conv_param is missing {missing}.")
@@ -780,6 +784,7 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     cache : what ``spatial_groupnorm_backward`` needs
     """
     check_ndim("spatial_groupnorm_forward", "x", x, 4)
+    check_float("spatial_groupnorm_forward", "x", x)
     N, C, H, W = x.shape
     if not (isinstance(G, (int, np.integer)) and G >= 1) or C % G != 0:
         raise ValueError(

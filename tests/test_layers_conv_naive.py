@@ -113,6 +113,8 @@ def test_conv_errors_name_the_problem(rng):
         conv_forward_naive(x, w, b, {"stride": 0, "pad": 1})
     with pytest.raises(ValueError, match="x must have 4 dimensions"):
         conv_forward_naive(x[0], w, b, {"stride": 1, "pad": 1})
+    with pytest.raises(TypeError, match="x must hold floating-point numbers"):
+        conv_forward_naive(x.astype(np.int64), w, b, {"stride": 1, "pad": 1})
 
 
 # ---------------------------------------------------------------- max pooling
