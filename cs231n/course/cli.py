@@ -9,7 +9,7 @@ import importlib
 import sys
 
 # Subcommand modules, in the order they are listed by --help.
-COMMANDS = ["data_cmd", "notebooks"]
+COMMANDS = ["data_cmd", "notebooks", "main_job"]
 OPTIONAL_COMMANDS = ["release", "collect", "grade"]  # course tooling added as it lands
 
 

@@ -290,3 +290,20 @@ def register(sub):
     p.add_argument("--force", action="store_true",
                    help="replace a non-empty --out (kept as .bak) or a non-release branch")
     p.set_defaults(func=_cmd)
+
+
+def solution_tree(root, assignment, dest):
+    """A student's folder for ``assignment`` with every solution filled in.
+
+    The release, with the solution package and notebooks copied over it: what a student
+    who solved everything would submit. Used to prove the grading loop end to end.
+    """
+    root, dest = Path(root), Path(dest)
+    full, _ = parse_assignment(assignment)
+    build_release(root, full, dest)
+    for src in sorted((root / "cs231n").rglob("*.py")):
+        if "__pycache__" not in src.parts:
+            shutil.copy(src, dest / src.relative_to(root))
+    for nb in sorted((root / "assignments" / full).glob("*.ipynb")):
+        shutil.copy(nb, dest / full / nb.name)
+    return dest
