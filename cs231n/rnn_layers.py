@@ -267,15 +267,12 @@ def word_embedding_backward(dout, cache):
 
 
 def sigmoid(x):
-    """A numerically stable logistic sigmoid, ``1 / (1 + exp(-x))``, elementwise."""
-    pos_mask = x >= 0
-    neg_mask = ~pos_mask
-    z = np.zeros_like(x)
-    z[pos_mask] = np.exp(-x[pos_mask])
-    z[neg_mask] = np.exp(x[neg_mask])
-    top = np.ones_like(x)
-    top[neg_mask] = z[neg_mask]
-    return top / (1 + z)
+    """The logistic sigmoid ``1 / (1 + exp(-x))``, elementwise, computed stably.
+
+    ``exp(-x)`` overflows for large negative x; the identity
+    ``sigmoid(x) = (1 + tanh(x / 2)) / 2`` gives the same values without overflow.
+    """
+    return 0.5 * (1 + np.tanh(0.5 * x))
 
 
 def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
@@ -310,9 +307,10 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     # BEGIN SOLUTION a3.lstm.step_forward
     H = prev_h.shape[1]
     a = x @ Wx + prev_h @ Wh + b  # (N, 4H)
-    i = sigmoid(a[:, :H])  # input gate, (N, H)
-    f = sigmoid(a[:, H : 2 * H])  # forget gate
-    o = sigmoid(a[:, 2 * H : 3 * H])  # output gate
+    gates = sigmoid(a[:, : 3 * H])  # (N, 3H)
+    i = gates[:, :H]  # input gate, (N, H)
+    f = gates[:, H : 2 * H]  # forget gate
+    o = gates[:, 2 * H :]  # output gate
     g = np.tanh(a[:, 3 * H :])  # block input
     next_c = f * prev_c + i * g  # (N, H)
     tanh_c = np.tanh(next_c)
