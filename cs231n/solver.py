@@ -141,9 +141,13 @@ class Solver:
         if self.verbose:
             print(f'Saving checkpoint to "{filename}"')
         tmp = filename + ".tmp"
-        with open(tmp, "wb") as f:
-            pickle.dump(checkpoint, f)
-        os.replace(tmp, filename)  # never leave a half-written checkpoint
+        try:
+            with open(tmp, "wb") as f:
+                pickle.dump(checkpoint, f)
+            os.replace(tmp, filename)  # never leave a half-written checkpoint
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
 
     def check_accuracy(self, X, y, num_samples=None, batch_size=100):
         """Fraction of examples of (X, y) the model classifies correctly.
