@@ -61,17 +61,22 @@ class GradingTest:
     hint: str = ""
     wall_seconds: float = 60.0
     exact: bool = False  # integer outputs compared exactly
+    # Optional ``check(inputs, expected, got) -> (ok, why)`` replacing ``compare`` where
+    # outputs are random by design (dropout masks): it judges the student's raw outputs
+    # here, in the trusted process.
+    check: object = None
 
 
 @dataclass
 class Registry:
     tests: list = field(default_factory=list)
 
-    def __call__(self, name, points, tol=1e-6, hint="", wall_seconds=60.0, exact=False):
+    def __call__(self, name, points, tol=1e-6, hint="", wall_seconds=60.0, exact=False, check=None):
         """Decorator registering ``f(rng) -> (inputs, code)`` as a grading test."""
 
         def register(make):
-            self.tests.append(GradingTest(name, points, make, tol, hint, wall_seconds, exact))
+            test = GradingTest(name, points, make, tol, hint, wall_seconds, exact, check)
+            self.tests.append(test)
             return make
 
         return register
@@ -283,6 +288,8 @@ class Grader:
         inputs, code = test.make(rng)
         try:
             expected = run_probe(code, inputs)
+            if test.check is not None and not test.check(inputs, expected, expected)[0]:
+                raise AssertionError("the reference solution fails the check")
         except Exception as exc:  # noqa: BLE001 - a broken grading test is the grader's bug
             return 0.0, f"internal error in the grading test ({type(exc).__name__}: {exc}); tell your instructor"
         job = Path(tempfile.mkdtemp(prefix="job-", dir=self._tmp))
@@ -314,7 +321,13 @@ class Grader:
                 return 0.0, "your code's results could not be read back (only plain numbers count)"
         finally:
             shutil.rmtree(job, ignore_errors=True)
-        ok, why = compare(expected, got, test.tol, test.exact)
+        if test.check is None:
+            ok, why = compare(expected, got, test.tol, test.exact)
+        else:
+            try:
+                ok, why = test.check(inputs, expected, got)
+            except Exception:  # noqa: BLE001 - malformed outputs earn nothing
+                ok, why = False, "your code's results have the wrong form (check their shapes)"
         if ok:
             return float(test.points), ""
         msg = f"{why} on inputs {_describe_inputs(inputs)}."
