@@ -6,6 +6,17 @@ from cs231n.course.grade import Registry
 
 TESTS = Registry()
 
+# Regions graded by a test of the function that holds them (tests/course/test_grading_coverage.py).
+COVERS = {
+    "a1.svm.naive": ["a1.svm.naive_grad_in_loop", "a1.svm.naive_grad_finish"],
+    "a1.svm.vectorized": ["a1.svm.vectorized_loss", "a1.svm.vectorized_grad"],
+    "a1.linear_classifier.train": [
+        "a1.linear_classifier.sample_batch",
+        "a1.linear_classifier.update",
+    ],
+    "a1.two_layer_net.loss": ["a1.two_layer_net.forward", "a1.two_layer_net.backward"],
+}
+
 
 def _knn_data(rng):
     N_train, N_test, D = int(rng.integers(20, 40)), int(rng.integers(5, 15)), int(rng.integers(8, 30))
