@@ -1,0 +1,312 @@
+"""Grading tests for assignment 3 (RNN and LSTM layers, CaptioningRNN, network visualization).
+
+One test per region a student writes, forward and backward separately. Each test draws
+fresh shapes and values; backward tests run the student's own forward pass for the
+cache (the hints say so). The captioning model's parameters are set explicitly and the
+network-visualization tests use a small ``PretrainedCNN`` with fresh random weights
+(set explicitly too), so no test depends on the shipped weights or on how anything is
+initialised.
+"""
+
+import numpy as np
+
+from cs231n.course.grade import Registry
+
+TESTS = Registry()
+
+FWD_TOL = 1e-6
+BWD_TOL = 1e-6
+
+
+def _size(rng, lo, hi):
+    return int(rng.integers(lo, hi + 1))
+
+
+def _normal(rng, shape, scale=1.0):
+    return scale * rng.standard_normal(shape)
+
+
+# -- vanilla RNN -------------------------------------------------------------------------
+
+
+def _rnn_data(rng, gates=1, sequence=False):
+    N, D, H = _size(rng, 2, 5), _size(rng, 3, 8), _size(rng, 3, 7)
+    T = _size(rng, 2, 6)
+    shape_x = (N, T, D) if sequence else (N, D)
+    data = {
+        "x": _normal(rng, shape_x),
+        "h0": _normal(rng, (N, H)),
+        "Wx": _normal(rng, (D, gates * H), 1 / np.sqrt(D)),
+        "Wh": _normal(rng, (H, gates * H), 1 / np.sqrt(H)),
+        "b": _normal(rng, gates * H, 0.3),
+        "dout": _normal(rng, (N, T, H) if sequence else (N, H)),
+    }
+    if gates == 4:
+        data["c0"] = _normal(rng, (N, H))
+        data["dc"] = _normal(rng, (N, H))
+    return data
+
+
+@TESTS("a3.rnn.step_forward", 1, tol=FWD_TOL, hint="next_h = tanh(x Wx + prev_h Wh + b).")
+def rnn_step_forward(rng):
+    code = (
+        "from cs231n.rnn_layers import rnn_step_forward\n"
+        "h, _ = rnn_step_forward(x, h0, Wx, Wh, b)\nout = {'next_h': h}"
+    )
+    return _rnn_data(rng), code
+
+
+@TESTS(
+    "a3.rnn.step_backward",
+    2,
+    tol=BWD_TOL,
+    hint="the derivative of tanh(a) is 1 - tanh(a) ** 2 (next_h is tanh(a)); from da "
+    "follow the two matrix products back to x, prev_h, Wx and Wh, and sum da over the "
+    "batch for b. This test runs your rnn_step_forward first.",
+)
+def rnn_step_backward(rng):
+    code = (
+        "from cs231n.rnn_layers import rnn_step_forward, rnn_step_backward\n"
+        "_, cache = rnn_step_forward(x, h0, Wx, Wh, b)\n"
+        "dx, dh, dWx, dWh, db = rnn_step_backward(dout, cache)\n"
+        "out = {'dx': dx, 'dprev_h': dh, 'dWx': dWx, 'dWh': dWh, 'db': db}"
+    )
+    return _rnn_data(rng), code
+
+
+@TESTS(
+    "a3.rnn.forward",
+    2,
+    tol=FWD_TOL,
+    hint="run rnn_step_forward once per time step, feeding each step's hidden state to "
+    "the next, starting from h0, and store every hidden state in h[:, t, :].",
+)
+def rnn_forward(rng):
+    code = (
+        "from cs231n.rnn_layers import rnn_forward\n"
+        "h, _ = rnn_forward(x, h0, Wx, Wh, b)\nout = {'h': h}"
+    )
+    return _rnn_data(rng, sequence=True), code
+
+
+@TESTS(
+    "a3.rnn.backward",
+    3,
+    tol=BWD_TOL,
+    hint="walk the time steps in reverse: the gradient reaching h[:, t] is dh[:, t] plus "
+    "what step t + 1 sent back to its prev_h; the weight gradients add up over the "
+    "steps. This test runs your rnn_forward first.",
+)
+def rnn_backward(rng):
+    code = (
+        "from cs231n.rnn_layers import rnn_forward, rnn_backward\n"
+        "_, cache = rnn_forward(x, h0, Wx, Wh, b)\n"
+        "dx, dh0, dWx, dWh, db = rnn_backward(dout, cache)\n"
+        "out = {'dx': dx, 'dh0': dh0, 'dWx': dWx, 'dWh': dWh, 'db': db}"
+    )
+    return _rnn_data(rng, sequence=True), code
+
+
+def _embedding_data(rng):
+    N, T, V, D = _size(rng, 2, 5), _size(rng, 3, 8), _size(rng, 4, 9), _size(rng, 3, 6)
+    return {
+        "x": rng.integers(0, V, (N, T)),
+        "W": _normal(rng, (V, D)),
+        "dout": _normal(rng, (N, T, D)),
+    }
+
+
+@TESTS(
+    "a3.rnn.word_embedding_forward",
+    1,
+    tol=FWD_TOL,
+    hint="out[n, t] is the row of W for the word index x[n, t].",
+)
+def word_embedding_forward(rng):
+    code = (
+        "from cs231n.rnn_layers import word_embedding_forward\n"
+        "o, _ = word_embedding_forward(x, W)\nout = {'out': o}"
+    )
+    return _embedding_data(rng), code
+
+
+@TESTS(
+    "a3.rnn.word_embedding_backward",
+    2,
+    tol=BWD_TOL,
+    hint="dW[v] sums dout[n, t] over every position where x[n, t] == v; a word that "
+    "appears several times must accumulate all of them (see np.add.at). This test "
+    "runs your word_embedding_forward first.",
+)
+def word_embedding_backward(rng):
+    code = (
+        "from cs231n.rnn_layers import word_embedding_forward, word_embedding_backward\n"
+        "_, cache = word_embedding_forward(x, W)\n"
+        "out = {'dW': word_embedding_backward(dout, cache)}"
+    )
+    return _embedding_data(rng), code
+
+
+# -- LSTM ------------------------------------------------------------------------------------
+
+_GATES = "the columns of x Wx + prev_h Wh + b are the gates i, f, o and g, in that order"
+
+
+@TESTS(
+    "a3.lstm.step_forward",
+    2,
+    tol=FWD_TOL,
+    hint=f"{_GATES}: sigmoid for i, f and o, tanh for g; next_c = f * prev_c + i * g and "
+    "next_h = o * tanh(next_c).",
+)
+def lstm_step_forward(rng):
+    code = (
+        "from cs231n.rnn_layers import lstm_step_forward\n"
+        "h, c, _ = lstm_step_forward(x, h0, c0, Wx, Wh, b)\nout = {'next_h': h, 'next_c': c}"
+    )
+    return _rnn_data(rng, gates=4), code
+
+
+@TESTS(
+    "a3.lstm.step_backward",
+    3,
+    tol=BWD_TOL,
+    hint="next_c receives gradient both from dnext_c and through next_h = o * "
+    "tanh(next_c); then go through each gate's nonlinearity to the (N, 4H) "
+    "pre-activation, and from there as in the RNN step. This test runs your "
+    "lstm_step_forward first.",
+)
+def lstm_step_backward(rng):
+    code = (
+        "from cs231n.rnn_layers import lstm_step_forward, lstm_step_backward\n"
+        "_, _, cache = lstm_step_forward(x, h0, c0, Wx, Wh, b)\n"
+        "dx, dh, dc, dWx, dWh, db = lstm_step_backward(dout, dc, cache)\n"
+        "out = {'dx': dx, 'dprev_h': dh, 'dprev_c': dc, 'dWx': dWx, 'dWh': dWh, 'db': db}"
+    )
+    return _rnn_data(rng, gates=4), code
+
+
+@TESTS(
+    "a3.lstm.forward",
+    2,
+    tol=FWD_TOL,
+    hint="run lstm_step_forward at every time step from h0 and an initial cell state of "
+    "zeros; return every hidden state (not the cell states).",
+)
+def lstm_forward(rng):
+    code = (
+        "from cs231n.rnn_layers import lstm_forward\n"
+        "h, _ = lstm_forward(x, h0, Wx, Wh, b)\nout = {'h': h}"
+    )
+    return _rnn_data(rng, gates=4, sequence=True), code
+
+
+@TESTS(
+    "a3.lstm.backward",
+    3,
+    tol=BWD_TOL,
+    hint="as for the RNN, in reverse time, carrying both the hidden-state and the "
+    "cell-state gradients from step t + 1 to step t (the last cell state gets no "
+    "upstream gradient). This test runs your lstm_forward first.",
+)
+def lstm_backward(rng):
+    code = (
+        "from cs231n.rnn_layers import lstm_forward, lstm_backward\n"
+        "_, cache = lstm_forward(x, h0, Wx, Wh, b)\n"
+        "dx, dh0, dWx, dWh, db = lstm_backward(dout, cache)\n"
+        "out = {'dx': dx, 'dh0': dh0, 'dWx': dWx, 'dWh': dWh, 'db': db}"
+    )
+    return _rnn_data(rng, gates=4, sequence=True), code
+
+
+# -- CaptioningRNN -----------------------------------------------------------------------------
+
+
+def _captioning_data(rng, cell_type):
+    V = _size(rng, 6, 12)
+    words = ["<NULL>", "<START>", "<END>"] + [f"w{i}" for i in range(3, V)]
+    word_to_idx = {w: i for i, w in enumerate(words)}
+    N, D, Wd, H = _size(rng, 2, 5), _size(rng, 4, 10), _size(rng, 3, 8), _size(rng, 3, 8)
+    T = _size(rng, 4, 9)
+    g = 4 if cell_type == "lstm" else 1
+    params = {
+        "W_embed": _normal(rng, (V, Wd)),
+        "W_proj": _normal(rng, (D, H), 1 / np.sqrt(D)),
+        "b_proj": _normal(rng, H, 0.1),
+        "Wx": _normal(rng, (Wd, g * H), 1 / np.sqrt(Wd)),
+        "Wh": _normal(rng, (H, g * H), 1 / np.sqrt(H)),
+        "b": _normal(rng, g * H, 0.1),
+        "W_vocab": _normal(rng, (H, V), 1 / np.sqrt(H)),
+        "b_vocab": _normal(rng, V, 0.1),
+    }
+    # Captions: <START>, words, <END>, then <NULL> padding of random length.
+    captions = np.zeros((N, T), dtype=np.int64)
+    for n in range(N):
+        length = _size(rng, 1, T - 2)
+        captions[n, 0] = 1
+        captions[n, 1 : length + 1] = rng.integers(3, V, length)
+        captions[n, length + 1] = 2
+    return {
+        "word_to_idx": word_to_idx,
+        "cell_type": cell_type,
+        "params": params,
+        "features": _normal(rng, (N, D)),
+        "captions": captions,
+        "max_length": _size(rng, 4, 10),
+    }
+
+
+_CAPTIONING = """
+from cs231n.classifiers.rnn import CaptioningRNN
+W, H = params['Wx'].shape[0], params['Wh'].shape[0]
+model = CaptioningRNN(word_to_idx, input_dim=features.shape[1], wordvec_dim=W, hidden_dim=H,
+                      cell_type=cell_type, dtype=np.float64)
+model.params = {k: v.copy() for k, v in params.items()}
+"""
+
+_LOSS = (
+    "loss, grads = model.loss(features, captions)\n"
+    "out = {'loss': loss, **{'d' + k: grads[k] for k in params}}"
+)
+
+_LOSS_HINT = (
+    "features -> initial hidden state (affine), captions_in -> word vectors, the "
+    "recurrent layer over time, temporal affine to vocabulary scores, temporal softmax "
+    "loss with the mask; then every backward pass in reverse. This test uses your "
+    "word-embedding and {cell} layers."
+)
+
+
+@TESTS("a3.captioning.loss", 3, tol=BWD_TOL, hint=_LOSS_HINT.format(cell="RNN"))
+def captioning_loss_rnn(rng):
+    return _captioning_data(rng, "rnn"), _CAPTIONING + _LOSS
+
+
+@TESTS("a3.captioning.loss.lstm", 2, tol=BWD_TOL, hint=_LOSS_HINT.format(cell="LSTM"))
+def captioning_loss_lstm(rng):
+    return _captioning_data(rng, "lstm"), _CAPTIONING + _LOSS
+
+
+_SAMPLE_HINT = (
+    "start from h0 = features W_proj + b_proj (and a zero cell state for the LSTM) and the "
+    "<START> word; at each step embed the previous word, take one {cell} step, score the "
+    "vocabulary and keep the highest-scoring word; once a caption has produced <END>, the "
+    "rest of its row stays <NULL>. This test uses your {cell} step."
+)
+
+
+def _sample(rng, cell_type):
+    data = _captioning_data(rng, cell_type)
+    data["params"]["b_vocab"][2] += rng.uniform(0, 1.5)  # some captions end early
+    code = _CAPTIONING + "out = {'captions': model.sample(features, max_length=max_length)}"
+    return data, code
+
+
+@TESTS("a3.captioning.sample", 2, exact=True, hint=_SAMPLE_HINT.format(cell="RNN"))
+def captioning_sample_rnn(rng):
+    return _sample(rng, "rnn")
+
+
+@TESTS("a3.captioning.sample.lstm", 1, exact=True, hint=_SAMPLE_HINT.format(cell="LSTM"))
+def captioning_sample_lstm(rng):
+    return _sample(rng, "lstm")
