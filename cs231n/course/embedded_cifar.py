@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SEED = 231
 IMAGE_SIZE = 32
 
@@ -31,8 +31,15 @@ CLASS_NAMES = [
 NUM_CLASSES = len(CLASS_NAMES)
 
 # Tuning knobs
-P_PALETTE = 0.5
+P_PALETTE = 0.7
+P_BG_PALETTE = 0.0
+HUE_STD = 0.04
+POS_SPREAD = 0.5
 NOISE_STD = 10.0
+FIELD_GRID = 4
+FIELD_STD = 50.0
+CLUTTER = 2
+GAIN_RANGE = (0.35, 1.1)
 
 
 def _hsv_to_rgb(h, s, v):
@@ -62,8 +69,8 @@ def _local_coords(rng, n, scale_range, max_rot):
     g = (np.arange(IMAGE_SIZE) + 0.5) / IMAGE_SIZE * 2 - 1  # pixel centres in [-1, 1]
     yy, xx = np.meshgrid(g, g, indexing="ij")
     s = rng.uniform(*scale_range, size=n)
-    cx = rng.uniform(-1 + s * 0.8, 1 - s * 0.8)
-    cy = rng.uniform(-1 + s * 0.8, 1 - s * 0.8)
+    cx = rng.uniform(-1 + s * 0.8, 1 - s * 0.8) * POS_SPREAD
+    cy = rng.uniform(-1 + s * 0.8, 1 - s * 0.8) * POS_SPREAD
     th = rng.uniform(-max_rot, max_rot, size=n)
     c, si = np.cos(th)[:, None, None], np.sin(th)[:, None, None]
     dx = xx[None] - cx[:, None, None]
@@ -134,16 +141,44 @@ def _colours(rng, labels):
     n = len(labels)
     fg_h = rng.uniform(0, 1, n)
     bg_h = rng.uniform(0, 1, n)
-    use = rng.uniform(size=n) < P_PALETTE
     pal_fg = (labels * 0.1 + 0.03) % 1.0
     pal_bg = (labels * 0.1 + 0.53) % 1.0
-    fg_h = np.where(use, pal_fg + rng.normal(0, 0.04, n), fg_h)
-    bg_h = np.where(use, pal_bg + rng.normal(0, 0.04, n), bg_h)
+    use = rng.uniform(size=n) < P_PALETTE
+    fg_h = np.where(use, pal_fg + rng.normal(0, HUE_STD, n), fg_h)
+    use = rng.uniform(size=n) < P_BG_PALETTE
+    bg_h = np.where(use, pal_bg + rng.normal(0, HUE_STD, n), bg_h)
     fg_v = rng.uniform(0.3, 1.0, n)
     bg_v = rng.uniform(0.2, 1.0, n)
     fg = _hsv_to_rgb(fg_h, rng.uniform(0.3, 1, n), fg_v) * 255
     bg = _hsv_to_rgb(bg_h, rng.uniform(0.2, 0.9, n), bg_v) * 255
     return fg, bg
+
+
+def _smooth_field(rng, n, grid):
+    """Low-frequency random colour field (n, 32, 32, 3): a grid x grid lattice, upsampled."""
+    t = (np.arange(IMAGE_SIZE) + 0.5) / IMAGE_SIZE * (grid - 1)
+    M = np.maximum(0, 1 - np.abs(t[:, None] - np.arange(grid)[None]))  # (32, grid) bilinear
+    G = rng.normal(0, 1, (n, grid, grid, 3)).astype(np.float32)
+    return np.einsum("ia,nabc,jb->nijc", M, G, M, optimize=True)
+
+
+def _add_clutter(rng, X):
+    """Draw CLUTTER thin random strokes of random colour on every image."""
+    n = len(X)
+    g = np.arange(IMAGE_SIZE) + 0.5
+    yy, xx = np.meshgrid(g, g, indexing="ij")
+    for _ in range(CLUTTER):
+        p0 = rng.uniform(0, IMAGE_SIZE, (n, 2))
+        th = rng.uniform(0, np.pi, n)
+        L = rng.uniform(6, 14, n)
+        d = np.stack([np.cos(th), np.sin(th)], 1)
+        rx, ry = xx[None] - p0[:, 0, None, None], yy[None] - p0[:, 1, None, None]
+        along = np.clip(rx * d[:, 0, None, None] + ry * d[:, 1, None, None], 0, L[:, None, None])
+        dist = np.hypot(rx - along * d[:, 0, None, None], ry - along * d[:, 1, None, None])
+        a = np.clip(1.2 - dist, 0, 1)[..., None]
+        col = rng.uniform(0, 255, (n, 1, 1, 3))
+        X = X * (1 - a) + col * a
+    return X
 
 
 def generate_images(num_per_class, seed=SEED):
@@ -161,16 +196,15 @@ def generate_images(num_per_class, seed=SEED):
     for c in range(NUM_CLASSES):
         alpha[y == c] = _alpha(c, rng, num_per_class)
     fg, bg = _colours(rng, y)
-    # smooth background: bg colour blended with a second colour along a random direction
-    g = (np.arange(IMAGE_SIZE) + 0.5) / IMAGE_SIZE * 2 - 1
-    yy, xx = np.meshgrid(g, g, indexing="ij")
-    th = rng.uniform(0, 2 * np.pi, N)
-    ramp = 0.5 + 0.5 * (np.cos(th)[:, None, None] * xx + np.sin(th)[:, None, None] * yy)
-    bg2 = bg + rng.normal(0, 40, (N, 3))
     X = np.empty((N, IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.float32)
+    field = _smooth_field(rng, N, FIELD_GRID) * FIELD_STD  # (N, 32, 32, 3)
+    field -= field.mean(axis=(1, 2), keepdims=True)  # shading only: no shift of mean colour
     for k in range(3):
-        back = bg[:, k, None, None] * (1 - ramp) + bg2[:, k, None, None] * ramp
+        back = bg[:, k, None, None] + field[..., k]
         X[..., k] = back * (1 - alpha) + fg[:, k, None, None] * alpha
+    if CLUTTER:
+        X = _add_clutter(rng, X)
+    X *= rng.uniform(*GAIN_RANGE, (N, 1, 1, 1)).astype(np.float32)  # exposure
     X += rng.normal(0, NOISE_STD, X.shape).astype(np.float32)
     perm = rng.permutation(N)
     return np.clip(np.rint(X[perm]), 0, 255).astype(np.uint8), y[perm].astype(np.int64)
@@ -256,28 +290,28 @@ def is_current(path):
     )
 
 
-def ensure_embedded_cifar10(dest, num_train=10000, num_test=2000, seed=SEED):
+def ensure_embedded_cifar10(dest, num_train=10000, num_test=2000, seed=SEED, force=False):
     """Generate the embedded set at dest unless a current copy is already there.
 
     The set is written to a temporary sibling folder and renamed into place, so a
     reader never sees a half-written set. When two processes generate at once, the
     first rename wins and the other discards its copy. An out-of-date set (older
-    generator version) is moved aside and removed; only generated sets are ever
-    replaced.
+    generator version), or any set when ``force`` is true, is moved aside and
+    removed; only generated sets are ever replaced.
 
     Returns
     -------
     dest : Path
     """
     dest = Path(dest)
-    if is_current(dest):
+    if is_current(dest) and not force:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; the set is ordinary data
     try:
         write_embedded_cifar10(tmp, num_train, num_test, seed)
-        if dest.exists() and not is_current(dest):
+        if dest.exists() and (force or not is_current(dest)):
             if embedded_version(dest) is None and any(dest.iterdir()):
                 raise FileExistsError(
                     f"{dest} exists but is not a generated embedded set; move it away "
