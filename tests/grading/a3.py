@@ -10,7 +10,7 @@ initialised.
 
 import numpy as np
 
-from cs231n.course.grade import Registry
+from cs231n.course.grade import Registry, run_probe
 
 TESTS = Registry()
 
@@ -310,3 +310,152 @@ def captioning_sample_rnn(rng):
 @TESTS("a3.captioning.sample.lstm", 1, exact=True, hint=_SAMPLE_HINT.format(cell="LSTM"))
 def captioning_sample_lstm(rng):
     return _sample(rng, "lstm")
+
+
+# -- network visualization ---------------------------------------------------------------------
+
+
+def _cnn_data(rng, N=1):
+    """A small PretrainedCNN's architecture and fresh random weights, and images for it."""
+    from cs231n.classifiers.pretrained_cnn import PretrainedCNN
+
+    arch = {
+        "input_dim": (3, 8 * _size(rng, 1, 2), 8 * _size(rng, 1, 2)),
+        "num_filters": (_size(rng, 3, 5), _size(rng, 4, 6), _size(rng, 4, 8)),
+        "hidden_dim": _size(rng, 8, 16),
+        "num_classes": _size(rng, 4, 8),
+    }
+    shapes = PretrainedCNN(**arch).param_shapes()
+    params = {}
+    for name, shape in shapes.items():
+        fan_in = int(np.prod(shape[1:])) if len(shape) == 4 else shape[0]
+        scale = 0.1 if name[0] == "b" else np.sqrt(2.0 / fan_in)
+        params[name] = _normal(rng, shape, scale)
+    return {"arch": arch, "params": params, "X": _normal(rng, (N, *arch["input_dim"]))}
+
+
+_MODEL = """
+from cs231n.classifiers.pretrained_cnn import PretrainedCNN
+model = PretrainedCNN(**arch, dtype=np.float64)
+model.params = {k: v.copy() for k, v in params.items()}
+"""
+
+
+def _reference_scores(data):
+    from cs231n.classifiers.pretrained_cnn import PretrainedCNN
+
+    model = PretrainedCNN(**data["arch"], dtype=np.float64)
+    model.params = data["params"]
+    return model.forward(data["X"])[0]
+
+
+@TESTS(
+    "a3.netvis.saliency",
+    2,
+    tol=FWD_TOL,
+    hint="backpropagate a gradient of 1 on each image's correct-class score (0 elsewhere) "
+    "to the image, then take the absolute value and its maximum over the colour "
+    "channels: one (H, W) map per image.",
+)
+def saliency(rng):
+    data = _cnn_data(rng, N=_size(rng, 2, 4))
+    data["y"] = rng.integers(0, data["arch"]["num_classes"], data["X"].shape[0])
+    code = (
+        _MODEL + "from cs231n.net_visualization import compute_saliency_maps\n"
+        "out = {'saliency': compute_saliency_maps(X, y, model)}"
+    )
+    return data, code
+
+
+@TESTS(
+    "a3.netvis.fooling",
+    2,
+    tol=FWD_TOL,
+    hint="loop: if the model already predicts target_y, stop; otherwise add learning_rate "
+    "* g / ||g|| to the image, with g the gradient of the target score with respect "
+    "to the image; count the steps in num_steps and stop after max_iter.",
+)
+def fooling(rng):
+    code = (
+        _MODEL + "from cs231n.net_visualization import make_fooling_image\n"
+        "X_f, steps = make_fooling_image(X, target_y, model, learning_rate=learning_rate,\n"
+        "                                max_iter=20, return_steps=True)\n"
+        "out = {'X_fooling': X_f, 'num_steps': steps}"
+    )
+    for _ in range(20):
+        data = _cnn_data(rng)
+        # The runner-up class: about two runs in three reach it within max_iter steps, so
+        # both the stopping rule and the full loop get checked.
+        data["target_y"] = int(np.argsort(_reference_scores(data)[0])[-2])
+        data["learning_rate"] = float(rng.uniform(1.0, 3.0))
+        with np.errstate(all="ignore"):
+            if np.all(np.isfinite(run_probe(code, data)["X_fooling"])):
+                break  # (a network whose target score has zero gradient is drawn again)
+    return data, code
+
+
+@TESTS(
+    "a3.netvis.class_visualization",
+    2,
+    tol=FWD_TOL,
+    hint="the objective is s_y(img) - l2_reg * ||img||^2: its gradient is the score's "
+    "gradient minus 2 * l2_reg * img; step by learning_rate * g / ||g|| and update "
+    "img in place (img += ...), since the caller ignores the return value.",
+)
+def class_visualization(rng):
+    data = _cnn_data(rng)
+    data["target_y"] = int(rng.integers(0, data["arch"]["num_classes"]))
+    data["l2_reg"] = float(rng.uniform(1e-3, 1e-1))
+    data["learning_rate"] = float(rng.uniform(0.5, 2.0))
+    code = (
+        _MODEL + "from cs231n.net_visualization import class_visualization_update_step\n"
+        "img = X.copy()\n"
+        "for _ in range(3):\n"
+        "    class_visualization_update_step(img, model, target_y, l2_reg, learning_rate)\n"
+        "out = {'img': img}"
+    )
+    return data, code
+
+
+@TESTS(
+    "a3.netvis.tv_loss",
+    2,
+    tol=FWD_TOL,
+    hint="sum the squared differences of vertically and of horizontally neighbouring "
+    "pixels, times tv_weight; each difference sends +2 * tv_weight * diff to one "
+    "pixel of the pair and -2 * tv_weight * diff to the other.",
+)
+def tv_loss(rng):
+    shape = (_size(rng, 1, 3), _size(rng, 1, 3), _size(rng, 2, 6), _size(rng, 2, 6))
+    data = {"img": _normal(rng, shape), "tv_weight": float(rng.uniform(1e-3, 1.0))}
+    code = (
+        "from cs231n.net_visualization import tv_loss\n"
+        "loss, dimg = tv_loss(img, tv_weight)\nout = {'loss': loss, 'dimg': dimg}"
+    )
+    return data, code
+
+
+@TESTS(
+    "a3.netvis.feature_inversion",
+    2,
+    tol=FWD_TOL,
+    hint="the objective is ||phi(img) - target_feats||^2 + tv_loss(img); backpropagate "
+    "2 * (phi(img) - target_feats) from the chosen layer to the image, add the TV "
+    "gradient, step by learning_rate * g / ||g|| in place, and return the objective "
+    "before the step.",
+)
+def feature_inversion(rng):
+    data = _cnn_data(rng, N=2)
+    data["layer"] = int(rng.integers(0, 4))
+    data["tv_weight"] = float(rng.uniform(1e-3, 1e-1))
+    data["learning_rate"] = float(rng.uniform(0.5, 2.0))
+    code = (
+        _MODEL + "from cs231n.net_visualization import feature_inversion_update_step\n"
+        "target, _ = model.forward(X[1:], end=layer)\n"
+        "img, losses = X[:1].copy(), []\n"
+        "for _ in range(3):\n"
+        "    losses.append(feature_inversion_update_step(img, target, layer, model,\n"
+        "                                                learning_rate, tv_weight))\n"
+        "out = {'img': img, 'losses': np.array(losses, dtype=float)}"
+    )
+    return data, code
