@@ -1,6 +1,7 @@
 """Grading end to end on real zips: the solutions score full marks, the untouched release
-scores zero on every test, one broken function loses exactly its points, and hostile
-submissions score only what they earn while the grader and its files stay intact."""
+scores zero on every test, one broken function loses exactly its points (for every
+assignment that has grading tests), and hostile submissions score only what they earn
+while the grader and its files stay intact."""
 
 import json
 import os
@@ -21,6 +22,7 @@ from cs231n.course.release import build_release
 ROOT = Path(__file__).resolve().parents[2]
 TESTS_DIR = ROOT / "tests" / "grading"
 KNN = "cs231n/classifiers/k_nearest_neighbor.py"
+ASSIGNMENTS = sorted(f"assignment{p.stem[1:]}" for p in TESTS_DIR.glob("a[0-9].py"))
 
 # Grading needs bubblewrap. Where it cannot run (some containers), these tests are skipped,
 # except when CS231N_REQUIRE_SANDBOX=1 (as in .ci/run), where its absence is a failure.
@@ -32,10 +34,23 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def grader():
-    g = Grader("assignment1", TESTS_DIR, ROOT)
-    yield g
-    g.close()
+def graders():
+    """graders(assignment, only=()) -> a Grader, built once per module and reused."""
+    made = {}
+
+    def get(assignment, only=()):
+        if (assignment, only) not in made:
+            made[assignment, only] = Grader(assignment, TESTS_DIR, ROOT, only=only)
+        return made[assignment, only]
+
+    yield get
+    for g in made.values():
+        g.close()
+
+
+@pytest.fixture(scope="module")
+def grader(graders):
+    return graders("assignment1")
 
 
 @pytest.fixture(scope="module")
@@ -48,23 +63,24 @@ def knn_grader():
     g.close()
 
 
-def student_tree(tmp_path, solved=True, name="student"):
+def student_tree(tmp_path, solved=True, name="student", assignment="assignment1"):
     """A student's folder: the release, with the solutions filled in when ``solved``."""
     root = tmp_path / name
-    build_release(ROOT, "assignment1", root)
+    build_release(ROOT, assignment, root)
+    (root / assignment).mkdir(exist_ok=True)  # (an assignment may have no notebook yet)
     if solved:
         for src in (ROOT / "cs231n").rglob("*.py"):
             if "__pycache__" not in src.parts:
                 dest = root / src.relative_to(ROOT)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(src, dest)
-        for nb in (ROOT / "assignments" / "assignment1").glob("*.ipynb"):
-            shutil.copy(nb, root / "assignment1" / nb.name)
+        for nb in (ROOT / "assignments" / assignment).glob("*.ipynb"):
+            shutil.copy(nb, root / assignment / nb.name)
     return root
 
 
-def submit(root):
-    zip_path, *_ = collect(root, "assignment1", pdf=False)
+def submit(root, assignment="assignment1"):
+    zip_path, *_ = collect(root, assignment, pdf=False)
     return zip_path
 
 
@@ -72,58 +88,92 @@ def scores(result):
     return {t["name"]: t["score"] for t in result["tests"]}
 
 
-def test_solution_scores_full_marks_and_release_scores_zero(grader, tmp_path):
-    full = grader.grade(submit(student_tree(tmp_path, solved=True, name="solved")))
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_scores_full_marks_and_release_scores_zero(graders, tmp_path, assignment):
+    grader = graders(assignment)
+    solved = student_tree(tmp_path, solved=True, name="solved", assignment=assignment)
+    full = grader.grade(submit(solved, assignment), jobs=2)
     assert full["score"] == full["max_score"] > 0, [t for t in full["tests"] if t["score"] == 0]
-    empty = grader.grade(submit(student_tree(tmp_path, solved=False, name="release")))
+    release = student_tree(tmp_path, solved=False, name="release", assignment=assignment)
+    empty = grader.grade(submit(release, assignment), jobs=2)
     assert empty["score"] == 0
     for t in empty["tests"]:
         assert t["score"] == 0 and "NotImplementedError" in t["output"], t
 
 
-def test_one_broken_function_loses_exactly_its_points(grader, tmp_path):
-    root = student_tree(tmp_path)
-    path = root / KNN
-    text = path.read_text()
-    assert "def compute_distances_one_loop" in text
-    text = text.replace(
+# assignment: (file, a function's signature, a wrong first line for its body, the grading
+#              tests that fail, the grading tests run: the function's and its neighbours')
+BROKEN = {
+    "assignment1": (
+        KNN,
         "    def compute_distances_one_loop(self, X):",
-        "    def compute_distances_one_loop(self, X):\n"
-        "        return self.compute_distances_two_loops(X) * 1.01\n\n"
-        "    def _unused(self, X):",
-    )
-    path.write_text(text)
-    result = grader.grade(submit(root))
+        "return self.compute_distances_two_loops(X) * 1.01",
+        ["a1.knn.one_loop"],
+        (),
+    ),
+    "assignment2": (
+        "cs231n/layers.py",
+        "def conv_backward_naive(dout, cache):",
+        "cache = (cache[0], cache[1] * 1.01, *cache[2:])",
+        ["a2.conv.backward_naive"],
+        ("a2.conv", "a2.pool", "a2.cnn"),
+    ),
+    "assignment3": (
+        "cs231n/net_visualization.py",
+        "def class_visualization_update_step(img, model, target_y, l2_reg, learning_rate):",
+        "img = img.copy()  # not in place",
+        ["a3.netvis.class_visualization"],
+        ("a3.netvis",),
+    ),
+}
+
+
+@pytest.mark.parametrize("assignment", [a for a in ASSIGNMENTS if a in BROKEN])
+def test_one_broken_function_loses_exactly_its_points(graders, tmp_path, assignment):
+    path, signature, wrong, fails, only = BROKEN[assignment]
+    root = student_tree(tmp_path, assignment=assignment)
+    text = (root / path).read_text()
+    assert text.count(signature) == 1, signature
+    indent = signature[: len(signature) - len(signature.lstrip())] + "    "
+    (root / path).write_text(text.replace(signature, f"{signature}\n{indent}{wrong}"))
+    grader = graders(assignment, only)
+    result = grader.grade(submit(root, assignment), jobs=2)
     lost = {n: s for n, s in scores(result).items() if s == 0}
-    assert list(lost) == ["a1.knn.one_loop"]
-    assert result["score"] == result["max_score"] - 2
-    msg = next(t["output"] for t in result["tests"] if t["name"] == "a1.knn.one_loop")
-    assert "relative error" in msg and "X_test of shape" in msg
+    assert sorted(lost) == sorted(fails), result
+    points = {t.name: t.points for t in grader.tests}
+    assert result["score"] == result["max_score"] - sum(points[n] for n in fails) > 0
+    for t in result["tests"]:
+        if t["name"] in fails:
+            assert "relative error" in t["output"] and " of shape " in t["output"], t
+            assert "Hint:" in t["output"], t
 
 
 def test_fresh_inputs_every_run(knn_grader, tmp_path):
     """A submission that returns memorised outputs earns nothing: inputs change each run."""
     root = student_tree(tmp_path)
     path = root / KNN
-    path.write_text(path.read_text().replace(
-        "    def compute_distances_no_loops(self, X):",
-        "    def compute_distances_no_loops(self, X):\n"
-        "        import numpy as np\n"
-        "        return np.zeros((X.shape[0], self.X_train.shape[0])) + 1.0\n\n"
-        "    def _unused(self, X):",
-    ))
+    path.write_text(
+        path.read_text().replace(
+            "    def compute_distances_no_loops(self, X):",
+            "    def compute_distances_no_loops(self, X):\n"
+            "        import numpy as np\n"
+            "        return np.zeros((X.shape[0], self.X_train.shape[0])) + 1.0\n\n"
+            "    def _unused(self, X):",
+        )
+    )
     assert scores(knn_grader.grade(submit(root)))["a1.knn.no_loops"] == 0
 
 
 def hostile_function(body):
     """Replace compute_distances_two_loops with ``body`` (other functions stay correct)."""
+
     def edit(root):
         path = root / KNN
         lines = "\n".join("        " + line for line in body.strip().splitlines())
-        path.write_text(path.read_text().replace(
-            "    def compute_distances_two_loops(self, X):",
-            f"    def compute_distances_two_loops(self, X):\n{lines}\n\n    def _unused(self, X):",
-        ))
+        signature = "    def compute_distances_two_loops(self, X):"
+        replaced = f"{signature}\n{lines}\n\n    def _unused(self, X):"
+        path.write_text(path.read_text().replace(signature, replaced))
+
     return edit
 
 
@@ -150,7 +200,7 @@ def _listener():
 
 SECRET_READS = f"""
 import numpy as np
-for p in [{str(ROOT / KNN)!r}, {str(TESTS_DIR / 'a1.py')!r}]:
+for p in [{str(ROOT / KNN)!r}, {str(TESTS_DIR / "a1.py")!r}]:
     src = open(p).read()   # must fail: the reference and the tests are not visible
 exec(src)
 return KNearestNeighbor.compute_distances_two_loops(self, X)
@@ -226,7 +276,7 @@ def test_cannot_forge_results_or_gradebook(knn_grader, tmp_path):
     )(root)
     zip_path = submit(root)
     rows = grade_batch(knn_grader, [zip_path], out, jobs=1)
-    (name, result), = rows
+    ((name, result),) = rows
     on_disk = json.loads((out / name / "results.json").read_text())
     assert on_disk["score"] == result["score"] == result["max_score"], "honest result written"
     assert "1000" not in (out / "gradebook.csv").read_text()
@@ -247,8 +297,9 @@ def test_zip_with_traversal_and_symlinks(knn_grader, tmp_path):
         zf.writestr("../../escaped.txt", "x")
         zf.writestr("/tmp/absolute_escape.txt", "x")
         link = zipfile.ZipInfo("cs231n/link.py")
-        link.external_attr = (0o120777 << 16)
+        link.external_attr = 0o120777 << 16
         zf.writestr(link, "/etc/passwd")
+
     path = _zip_with(tmp_path, "traversal", extra)
     result = knn_grader.grade(path)
     assert result["score"] == result["max_score"]
@@ -271,6 +322,7 @@ def test_zip_bomb_corrupt_zip_and_broken_notebook(knn_grader, tmp_path):
 
     def extra(zf):
         zf.writestr("assignment1/broken.ipynb", "{this is not json")
+
     result = knn_grader.grade(_zip_with(tmp_path, "brokennb", extra))
     assert result["score"] == result["max_score"]
     assert "broken.ipynb` is not a valid notebook" in result["output"]
