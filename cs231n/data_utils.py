@@ -133,17 +133,23 @@ def _unpickle(filename):
     try:
         with open(path, "rb") as f:
             return pickle.load(f, encoding="bytes")
-    except EOFError as exc:
+    except (EOFError, pickle.UnpicklingError) as exc:
+        if not isinstance(exc, EOFError) and "truncated" not in str(exc):
+            raise _corrupt(path, exc) from exc
         raise ValueError(
             f"CIFAR-10 file {path} is truncated (the pickle ends early): the download or "
             f"copy was incomplete. Fetch it again with `cs231n data download cifar10 --force`."
         ) from exc
     except Exception as exc:  # a corrupt pickle can raise almost anything
-        raise ValueError(
-            f"CIFAR-10 file {path} is corrupt and cannot be unpickled "
-            f"({type(exc).__name__}: {exc}). Fetch it again with "
-            f"`cs231n data download cifar10 --force`."
-        ) from exc
+        raise _corrupt(path, exc) from exc
+
+
+def _corrupt(path, exc):
+    return ValueError(
+        f"CIFAR-10 file {path} is corrupt and cannot be unpickled "
+        f"({type(exc).__name__}: {exc}). Fetch it again with "
+        f"`cs231n data download cifar10 --force`."
+    )
 
 
 def _get(d, key):
