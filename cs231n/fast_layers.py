@@ -138,8 +138,26 @@ def _check_conv(func, x, w, b, conv_param):
     return dtype, int(stride), int(pad), H_out, W_out
 
 
+# A chunk of columns this large stays in the CPU caches between im2col and the product.
+_CHUNK_BYTES = 4 << 20
+
+
+def _conv_chunks(N, bytes_per_image):
+    """Split the batch into chunks of images whose columns fill about _CHUNK_BYTES.
+
+    Returns the list of (n0, n1) image ranges and the largest chunk size.
+    """
+    per_chunk = max(1, min(N, _CHUNK_BYTES // max(1, bytes_per_image)))
+    return [(n0, min(N, n0 + per_chunk)) for n0 in range(0, N, per_chunk)], per_chunk
+
+
 def conv_forward_im2col(x, w, b, conv_param):
-    """Convolutional layer by im2col and one matrix product.
+    """Convolutional layer by im2col and matrix products, a chunk of images at a time.
+
+    For each chunk of images (sized so its columns stay in the CPU caches), im2col
+    unfolds the receptive fields into ``cols`` (K + 1, B * P) with a last row of
+    ones, and ``w_aug @ cols`` (w_aug: the filters as rows, then the biases) writes
+    that chunk's columns of the output.
 
     Parameters
     ----------
@@ -152,37 +170,44 @@ def conv_forward_im2col(x, w, b, conv_param):
     -------
     out : ndarray of shape (N, F, H_out, W_out), dtype of the inputs (see the layout
         note in the module docstring)
-    cache : (x_shape, w_shape, w_aug, stride, pad, cols, kernels) for the backward pass
+    cache : for ``conv_backward_im2col``
     """
     dtype, stride, pad, H_out, W_out = _check_conv("conv_forward_im2col", x, w, b, conv_param)
+    x = x.astype(dtype, copy=False)
     N = x.shape[0]
     F, C, HH, WW = w.shape
-    K = C * HH * WW
+    K, P = C * HH * WW, H_out * W_out
     kernels = _kernels
-    cols = kernels.im2col(x.astype(dtype, copy=False), HH, WW, pad, stride, True)  # (K+1, N*P)
     w_aug = np.empty((F, K + 1), dtype=dtype)  # filters as rows, then the biases
     w_aug[:, :K] = w.reshape(F, K)
     w_aug[:, K] = b
-    res = w_aug @ cols  # (F, N * H_out * W_out)
+    chunks, per_chunk = _conv_chunks(N, (K + 1) * P * dtype.itemsize)
+    res = np.empty((F, N * P), dtype=dtype)  # the output, in (F, N, H_out, W_out) order
+    buf = np.empty((K + 1, per_chunk * P), dtype=dtype)
+    for n0, n1 in chunks:
+        cols = kernels.im2col(x[n0:n1], HH, WW, pad, stride, True, out=buf[:, : (n1 - n0) * P])
+        np.matmul(w_aug, cols, out=res[:, n0 * P : n1 * P])  # (F, (n1 - n0) * P)
     out = res.reshape(F, N, H_out, W_out).transpose(1, 0, 2, 3)  # (N, F, H_out, W_out) view
-    cache = (x.shape, w.shape, w_aug, stride, pad, cols, kernels)
+    # With one chunk, keep its columns for the backward pass; otherwise recompute them.
+    kept_cols = buf if len(chunks) == 1 else None
+    cache = (x, w.shape, w_aug, stride, pad, chunks, per_chunk, kept_cols, kernels)
     return out, cache
 
 
-def _dout_rows(func, dout, N, F, P, dtype):
-    """The upstream gradient as a C-ordered (F, N * P) matrix (no copy if it is one)."""
+def _check_dout(func, dout, shape):
     check_ndim(func, "dout", dout, 4)
-    if dout.shape[:2] != (N, F) or dout.shape[2] * dout.shape[3] != P:
+    if dout.shape != shape:
         raise ValueError(
-            f"{func}: dout has shape {dout.shape}, but the forward pass produced "
-            f"({N}, {F}, H_out, W_out) with H_out * W_out = {P}."
+            f"{func}: dout has shape {dout.shape}, but the forward pass produced {shape}."
         )
-    rows = np.ascontiguousarray(dout.transpose(1, 0, 2, 3), dtype=dtype)  # (F, N, H_out, W_out)
-    return rows.reshape(F, N * P)
 
 
 def conv_backward_im2col(dout, cache):
-    """Backward pass of ``conv_forward_im2col``.
+    """Backward pass of ``conv_forward_im2col``, a chunk of images at a time.
+
+    With ``d`` the chunk of ``dout`` as a (F, B * P) matrix: ``d @ cols.T`` adds the
+    chunk's part to dw (and to db through the row of ones), ``w.T @ d`` gives the
+    gradient of the columns, which col2im sums back into the chunk's images of dx.
 
     Parameters
     ----------
@@ -195,16 +220,41 @@ def conv_backward_im2col(dout, cache):
     dw : ndarray of shape (F, C, HH, WW)
     db : ndarray of shape (F,)
     """
-    (N, C, H, W), w_shape, w_aug, stride, pad, cols, kernels = cache
+    x, w_shape, w_aug, stride, pad, chunks, per_chunk, kept_cols, kernels = cache
+    N, C, H, W = x.shape
     F, _, HH, WW = w_shape
     K = C * HH * WW
-    dout_rows = _dout_rows("conv_backward_im2col", dout, N, F, cols.shape[1] // N, w_aug.dtype)
-    dw_aug = dout_rows @ cols.T  # (F, K + 1): dw, then db from the row of ones
-    dcols = w_aug[:, :K].T @ dout_rows  # (K, N * H_out * W_out)
-    dx = kernels.col2im(dcols, N, C, H, W, HH, WW, pad, stride)  # (N, C, H, W)
+    _check_dout("conv_backward_im2col", dout, (N, F) + _out_hw(x.shape, w_shape, stride, pad))
+    P = dout.shape[2] * dout.shape[3]
+    dtype = w_aug.dtype
+    w_rows_T = w_aug[:, :K].T  # (K, F)
+    dx = np.empty((N, C, H, W), dtype=dtype)
+    dw_aug = np.zeros((F, K + 1), dtype=dtype)
+    dw_part = np.empty((F, K + 1), dtype=dtype)
+    buf = kept_cols if kept_cols is not None else np.empty((K + 1, per_chunk * P), dtype=dtype)
+    dcols = np.empty((K, per_chunk * P), dtype=dtype)
+    for n0, n1 in chunks:
+        m = (n1 - n0) * P
+        cols = buf[:, :m]
+        if kept_cols is None:
+            kernels.im2col(x[n0:n1], HH, WW, pad, stride, True, out=cols)
+        # (F, n1 - n0, H_out, W_out) as a (F, m) matrix: a view if dout came in
+        # the forward output's order, else a small copy.
+        d = dout[n0:n1].transpose(1, 0, 2, 3).reshape(F, m).astype(dtype, copy=False)
+        np.matmul(d, cols.T, out=dw_part)  # (F, K + 1)
+        dw_aug += dw_part
+        np.matmul(w_rows_T, d, out=dcols[:, :m])  # (K, m)
+        kernels.col2im(dcols[:, :m], n1 - n0, C, H, W, HH, WW, pad, stride, out=dx[n0:n1])
     dw = dw_aug[:, :K].reshape(w_shape)
     db = dw_aug[:, K].copy()
     return dx, dw, db
+
+
+def _out_hw(x_shape, w_shape, stride, pad):
+    return (
+        (x_shape[2] + 2 * pad - w_shape[2]) // stride + 1,
+        (x_shape[3] + 2 * pad - w_shape[3]) // stride + 1,
+    )
 
 
 def conv_forward_strides(x, w, b, conv_param):
@@ -237,7 +287,8 @@ def conv_backward_strides(dout, cache):
     """Backward pass of ``conv_forward_strides`` (numpy col2im)."""
     (N, C, H, W), w_shape, w_rows, stride, pad, cols = cache
     F, _, HH, WW = w_shape
-    dout_rows = _dout_rows("conv_backward_strides", dout, N, F, cols.shape[1] // N, cols.dtype)
+    _check_dout("conv_backward_strides", dout, (N, F) + _out_hw((N, C, H, W), w_shape, stride, pad))
+    dout_rows = dout.transpose(1, 0, 2, 3).reshape(F, -1).astype(cols.dtype, copy=False)
     dw = (dout_rows @ cols.T).reshape(w_shape)  # (F, C, HH, WW)
     db = dout_rows.sum(axis=1)  # (F,)
     dcols = w_rows.T @ dout_rows  # (K, N * P)

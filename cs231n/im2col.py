@@ -23,7 +23,7 @@ def _out_size(H, W, HH, WW, pad, stride):
     return (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1
 
 
-def im2col(x, HH, WW, pad, stride, ones_row=False):
+def im2col(x, HH, WW, pad, stride, ones_row=False, out=None):
     """Unfold every receptive field of ``x`` into a column.
 
     Parameters
@@ -33,6 +33,8 @@ def im2col(x, HH, WW, pad, stride, ones_row=False):
     pad : zero padding on every side
     stride : step between receptive fields
     ones_row : if True, append a row of ones (so a bias can ride along in the product)
+    out : optional ndarray to write into, shape (C * HH * WW + ones_row, N * Ho * Wo),
+        dtype of ``x``, rows contiguous (a column slice of a larger buffer will do)
 
     Returns
     -------
@@ -41,9 +43,18 @@ def im2col(x, HH, WW, pad, stride, ones_row=False):
     N, C, H, W = x.shape
     Ho, Wo = _out_size(H, W, HH, WW, pad, stride)
     K = C * HH * WW
+    shape = (K + int(ones_row), N * Ho * Wo)
+    if out is None:
+        out = np.empty(shape, dtype=x.dtype)
+    elif out.shape != shape or out.dtype != x.dtype or out.strides[-1] != out.itemsize:
+        raise ValueError(
+            f"im2col: out must be an array of shape {shape} and dtype {x.dtype} with "
+            f"contiguous rows, got shape {out.shape}, dtype {out.dtype}."
+        )
+    cols = out
     x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))  # (N, C, H+2p, W+2p)
-    cols = np.empty((K + int(ones_row), N * Ho * Wo), dtype=x.dtype)
-    # View the first K rows as (C, HH, WW, N, Ho, Wo) so each offset is one slice.
+    # View the first K rows as (C, HH, WW, N, Ho, Wo) so each offset is one slice
+    # (a view, not a copy, since the rows are contiguous).
     cols6 = cols[:K].reshape(C, HH, WW, N, Ho, Wo)
     for i in range(HH):
         for j in range(WW):
@@ -54,7 +65,7 @@ def im2col(x, HH, WW, pad, stride, ones_row=False):
     return cols
 
 
-def col2im(cols, N, C, H, W, HH, WW, pad, stride):
+def col2im(cols, N, C, H, W, HH, WW, pad, stride, out=None):
     """Fold columns back into an image batch, summing overlapping receptive fields.
 
     The adjoint of ``im2col``: rows beyond ``C * HH * WW`` (a ones row) are ignored.
@@ -64,6 +75,8 @@ def col2im(cols, N, C, H, W, HH, WW, pad, stride):
     cols : ndarray of shape (>= C * HH * WW, N * Ho * Wo), float32 or float64
     N, C, H, W : shape of the image batch to rebuild
     HH, WW, pad, stride : as given to ``im2col``
+    out : optional C-ordered ndarray of shape (N, C, H, W) and the dtype of ``cols``
+        to write into
 
     Returns
     -------
@@ -84,7 +97,15 @@ def col2im(cols, N, C, H, W, HH, WW, pad, stride):
             rows, columns = slice(i, i + stride * Ho, stride), slice(j, j + stride * Wo, stride)
             dx_pad[:, :, rows, columns] += cols6[:, i, j]  # (C, N, Ho, Wo)
     dx = dx_pad[:, :, pad : pad + H, pad : pad + W].transpose(1, 0, 2, 3)  # (N, C, H, W)
-    return np.ascontiguousarray(dx)
+    if out is None:
+        return np.ascontiguousarray(dx)
+    if out.shape != (N, C, H, W) or out.dtype != cols.dtype or not out.flags.c_contiguous:
+        raise ValueError(
+            f"col2im: out must be a C-ordered array of shape {(N, C, H, W)} and dtype "
+            f"{cols.dtype}."
+        )
+    out[...] = dx
+    return out
 
 
 def _windows(x, PH, PW, stride):

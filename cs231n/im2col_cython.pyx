@@ -4,9 +4,9 @@
 
 ``cs231n.fast_layers`` imports this module when it was built (``pip install``
 compiles it); ``cs231n.im2col`` is its pure-numpy twin with the same functions,
-the same arguments and the same results. Every kernel takes float32 or float64
-arrays, releases the GIL and splits its work over threads (OpenMP) by image or
-by (image, channel) plane, so no two threads ever write the same element.
+the same arguments and the same results (bit for bit). Every kernel takes float32
+or float64 arrays of any strides, releases the GIL and splits its work over
+threads (OpenMP) so that no two threads ever write the same element.
 
 Layout of the column matrix (``im2col``): row ``(c * HH + i) * WW + j`` holds,
 for every output position ``(n, ho, wo)`` in column ``(n * Ho + ho) * Wo + wo``,
@@ -18,7 +18,6 @@ times this matrix is the convolution, laid out as ``(F, N, Ho, Wo)``.
 from cython.parallel cimport prange
 from libc.string cimport memcpy, memset
 from libc.stdint cimport uint8_t, int32_t
-cimport cython
 from cython cimport floating
 
 import numpy as np
@@ -34,13 +33,13 @@ cdef extern from *:
     """
     int CS231N_MAX_THREADS() nogil
 
-# Below this many elements a kernel runs on one thread: waking the team would
-# cost more than it saves.
-cdef Py_ssize_t _SERIAL_BELOW = 16384
-
 ctypedef fused index_t:
     uint8_t
     int32_t
+
+# Below this many elements a kernel runs on one thread: waking the team would
+# cost more than it saves.
+cdef Py_ssize_t _SERIAL_BELOW = 32768
 
 
 cdef inline int _threads(Py_ssize_t work) noexcept nogil:
@@ -63,49 +62,73 @@ cdef inline Py_ssize_t _end_inside(Py_ssize_t W, Py_ssize_t pad, Py_ssize_t j,
     return last // stride + 1
 
 
-cdef void _im2col_image(const floating* xn, Py_ssize_t sC, Py_ssize_t sH, Py_ssize_t sW,
-                        Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
-                        Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t pad, Py_ssize_t stride,
-                        Py_ssize_t Ho, Py_ssize_t Wo,
-                        floating* cols, Py_ssize_t ld) noexcept nogil:
-    """Write one image's block of columns: cols[k, 0:Ho*Wo] for every row k."""
-    cdef Py_ssize_t c, i, j, ho, wo, hi, lo, hi_end, off
-    cdef floating* dst
+def _check_buffer(name, arr, shape, dtype):
+    if arr.shape != shape or arr.dtype != dtype or arr.strides[len(shape) - 1] != arr.itemsize:
+        raise ValueError(f"{name} must be an array of shape {shape} and dtype {np.dtype(dtype)} "
+                         f"with contiguous rows, got shape {arr.shape}, dtype {arr.dtype}.")
+
+
+# ---------------------------------------------------------------------------- im2col
+
+
+cdef void _im2col_rows(const floating* xc, Py_ssize_t sH, Py_ssize_t sW,
+                       Py_ssize_t H, Py_ssize_t W, Py_ssize_t WW, Py_ssize_t pad,
+                       Py_ssize_t stride, Py_ssize_t i, Py_ssize_t Ho, Py_ssize_t Wo,
+                       floating* dst, Py_ssize_t ld) noexcept nogil:
+    """Rows (c, i, 0..WW-1) of one image's block: dst[j * ld + ho * Wo + wo]."""
+    cdef Py_ssize_t j, ho, wo, h, lo, end, off, ho_lo, ho_hi
     cdef const floating* src
-    for c in range(C):
-        for i in range(HH):
-            for j in range(WW):
-                dst = cols + ((c * HH + i) * WW + j) * ld
-                lo = _first_inside(pad, j, stride)
-                hi_end = _end_inside(W, pad, j, stride)
-                if hi_end > Wo:
-                    hi_end = Wo
-                if lo > hi_end:
-                    lo = hi_end
-                off = j - pad  # input column of output column 0
-                for ho in range(Ho):
-                    hi = ho * stride - pad + i
-                    if hi < 0 or hi >= H:
-                        memset(dst, 0, Wo * sizeof(floating))
-                    else:
-                        src = xn + c * sC + hi * sH
-                        for wo in range(lo):
-                            dst[wo] = 0
-                        if sW == 1 and stride == 1:
-                            memcpy(dst + lo, src + lo + off, (hi_end - lo) * sizeof(floating))
-                        elif sW == 1 and stride == 2:
-                            for wo in range(lo, hi_end):
-                                dst[wo] = src[2 * wo + off]
-                        else:
-                            for wo in range(lo, hi_end):
-                                dst[wo] = src[(wo * stride + off) * sW]
-                        for wo in range(hi_end, Wo):
-                            dst[wo] = 0
-                    dst += Wo
+    cdef floating* row
+    # Output rows whose input row h = ho * stride - pad + i lies inside the image.
+    ho_lo = _first_inside(pad, i, stride)
+    ho_hi = _end_inside(H, pad, i, stride)
+    if ho_hi > Ho:
+        ho_hi = Ho
+    if ho_lo > ho_hi:
+        ho_lo = ho_hi
+    for j in range(WW):
+        row = dst + j * ld
+        lo = _first_inside(pad, j, stride)
+        end = _end_inside(W, pad, j, stride)
+        if end > Wo:
+            end = Wo
+        if lo > end:
+            lo = end
+        off = j - pad  # input column of output column 0
+        memset(row, 0, ho_lo * Wo * sizeof(floating))
+        memset(row + ho_hi * Wo, 0, (Ho - ho_hi) * Wo * sizeof(floating))
+        if ho_lo == ho_hi:
+            continue
+        src = xc + (ho_lo * stride - pad + i) * sH
+        if stride == 1 and sW == 1 and sH == Wo and end > lo:
+            # Input and output rows have the same pitch: copy all the rows at once,
+            # then clear the padding columns the copy ran over.
+            memcpy(row + ho_lo * Wo + lo, src + lo + off,
+                   ((ho_hi - ho_lo - 1) * Wo + end - lo) * sizeof(floating))
+            for ho in range(ho_lo, ho_hi):
+                for wo in range(lo):
+                    row[ho * Wo + wo] = 0
+                for wo in range(end, Wo):
+                    row[ho * Wo + wo] = 0
+            continue
+        for ho in range(ho_lo, ho_hi):
+            for wo in range(lo):
+                row[ho * Wo + wo] = 0
+            if sW == 1 and stride == 1:
+                memcpy(row + ho * Wo + lo, src + lo + off, (end - lo) * sizeof(floating))
+            elif sW == 1 and stride == 2:
+                for wo in range(lo, end):
+                    row[ho * Wo + wo] = src[2 * wo + off]
+            else:
+                for wo in range(lo, end):
+                    row[ho * Wo + wo] = src[(wo * stride + off) * sW]
+            for wo in range(end, Wo):
+                row[ho * Wo + wo] = 0
+            src += stride * sH
 
 
 def im2col(const floating[:, :, :, :] x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t pad,
-           Py_ssize_t stride, bint ones_row=False):
+           Py_ssize_t stride, bint ones_row=False, out=None):
     """Unfold every receptive field of ``x`` into a column.
 
     Parameters
@@ -115,6 +138,8 @@ def im2col(const floating[:, :, :, :] x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_
     pad : zero padding on every side
     stride : step between receptive fields
     ones_row : if True, append a row of ones (so a bias can ride along in the product)
+    out : optional ndarray to write into, shape (C * HH * WW + ones_row, N * Ho * Wo),
+        dtype of ``x``, rows contiguous (a column slice of a larger buffer will do)
 
     Returns
     -------
@@ -123,65 +148,79 @@ def im2col(const floating[:, :, :, :] x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t Ho = (H + 2 * pad - HH) // stride + 1
     cdef Py_ssize_t Wo = (W + 2 * pad - WW) // stride + 1
-    cdef Py_ssize_t K = C * HH * WW, P = Ho * Wo, n, e
+    cdef Py_ssize_t K = C * HH * WW, P = Ho * Wo, t, n, c, i, e
     cdef Py_ssize_t sN = x.strides[0] // sizeof(floating), sC = x.strides[1] // sizeof(floating)
     cdef Py_ssize_t sH = x.strides[2] // sizeof(floating), sW = x.strides[3] // sizeof(floating)
     dtype = np.float32 if floating is float else np.float64
-    out = np.empty((K + ones_row, N * P), dtype=dtype)
-    cdef floating[:, ::1] cols = out
+    shape = (K + ones_row, N * P)
+    if out is None:
+        out = np.empty(shape, dtype=dtype)
+    else:
+        _check_buffer("im2col: out", out, shape, dtype)
+    if N * P == 0:
+        return out
+    cdef floating[:, :] cols = out
+    cdef Py_ssize_t ld = cols.strides[0] // sizeof(floating)
     cdef const floating* xp = &x[0, 0, 0, 0]
     cdef floating* cp = &cols[0, 0]
-    cdef Py_ssize_t ld = N * P
+    cdef floating* ones
     cdef int nt = _threads(K * N * P)
     with nogil:
-        for n in prange(N, schedule="static", num_threads=nt):
-            _im2col_image(xp + n * sN, sC, sH, sW, C, H, W, HH, WW, pad, stride, Ho, Wo,
-                          cp + n * P, ld)
-            if ones_row:
+        # One task per (image, channel, filter row i): WW rows of P columns each.
+        for t in prange(N * C * HH, schedule="static", num_threads=nt):
+            n = t // (C * HH)
+            c = (t // HH) % C
+            i = t % HH
+            _im2col_rows(xp + n * sN + c * sC, sH, sW, H, W, WW, pad, stride, i, Ho, Wo,
+                         cp + ((c * HH + i) * WW) * ld + n * P, ld)
+            if ones_row and c == 0 and i == 0:
+                ones = cp + K * ld + n * P
                 for e in range(P):
-                    cp[K * ld + n * P + e] = 1
+                    ones[e] = 1
     return out
 
 
-cdef void _col2im_image(const floating* cols, Py_ssize_t ld,
-                        Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
-                        Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t pad, Py_ssize_t stride,
-                        Py_ssize_t Ho, Py_ssize_t Wo, floating* dxn) noexcept nogil:
-    """Sum one image's columns back into its (C, H, W) block (zeroed here first).
+# ---------------------------------------------------------------------------- col2im
+
+
+cdef void _col2im_plane(const floating* cols, Py_ssize_t ld,
+                        Py_ssize_t H, Py_ssize_t W, Py_ssize_t HH, Py_ssize_t WW,
+                        Py_ssize_t pad, Py_ssize_t stride, Py_ssize_t Ho, Py_ssize_t Wo,
+                        floating* dx) noexcept nogil:
+    """Sum the rows (c, *, *) of one image's block into its (H, W) plane ``dx``.
 
     Every input element receives its terms in (i, j) order, as in the numpy twin,
     so both give bit-identical sums.
     """
-    cdef Py_ssize_t c, i, j, ho, wo, hi, lo, hi_end, off
+    cdef Py_ssize_t i, j, ho, wo, h, lo, end, off
     cdef const floating* src
-    cdef floating* dst
-    memset(dxn, 0, C * H * W * sizeof(floating))
-    for c in range(C):
-        for i in range(HH):
-            for j in range(WW):
-                src = cols + ((c * HH + i) * WW + j) * ld
-                lo = _first_inside(pad, j, stride)
-                hi_end = _end_inside(W, pad, j, stride)
-                if hi_end > Wo:
-                    hi_end = Wo
-                if lo > hi_end:
-                    lo = hi_end
-                off = j - pad
-                for ho in range(Ho):
-                    hi = ho * stride - pad + i
-                    if 0 <= hi < H:
-                        dst = dxn + (c * H + hi) * W
-                        if stride == 1:
-                            for wo in range(lo, hi_end):
-                                dst[wo + off] += src[wo]
-                        else:
-                            for wo in range(lo, hi_end):
-                                dst[wo * stride + off] += src[wo]
-                    src += Wo
+    cdef floating* row
+    memset(dx, 0, H * W * sizeof(floating))
+    for i in range(HH):
+        for j in range(WW):
+            src = cols + (i * WW + j) * ld
+            lo = _first_inside(pad, j, stride)
+            end = _end_inside(W, pad, j, stride)
+            if end > Wo:
+                end = Wo
+            if lo > end:
+                lo = end
+            off = j - pad
+            for ho in range(Ho):
+                h = ho * stride - pad + i
+                if 0 <= h < H:
+                    row = dx + h * W + off
+                    if stride == 1:
+                        for wo in range(lo, end):
+                            row[wo] += src[wo]
+                    else:
+                        for wo in range(lo, end):
+                            row[wo * stride] += src[wo]
+                src += Wo
 
 
 def col2im(const floating[:, :] cols, Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
-           Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t pad, Py_ssize_t stride):
+           Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t pad, Py_ssize_t stride, out=None):
     """Fold columns back into an image batch, summing overlapping receptive fields.
 
     The adjoint of ``im2col``: rows beyond ``C * HH * WW`` (a ones row) are ignored.
@@ -191,6 +230,8 @@ def col2im(const floating[:, :] cols, Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, 
     cols : ndarray of shape (>= C * HH * WW, N * Ho * Wo), float32 or float64, rows contiguous
     N, C, H, W : shape of the image batch to rebuild
     HH, WW, pad, stride : as given to ``im2col``
+    out : optional C-ordered ndarray of shape (N, C, H, W) and the dtype of ``cols``
+        to write into
 
     Returns
     -------
@@ -198,29 +239,118 @@ def col2im(const floating[:, :] cols, Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, 
     """
     cdef Py_ssize_t Ho = (H + 2 * pad - HH) // stride + 1
     cdef Py_ssize_t Wo = (W + 2 * pad - WW) // stride + 1
-    cdef Py_ssize_t P = Ho * Wo, n
-    if cols.shape[0] < C * HH * WW or cols.shape[1] != N * P:
+    cdef Py_ssize_t P = Ho * Wo, K = C * HH * WW, t, n, c
+    if cols.shape[0] < K or cols.shape[1] != N * P:
         raise ValueError(f"col2im: cols has shape {tuple(cols.shape)[:2]}, expected "
-                         f"({C * HH * WW}, {N * P}) for images {(N, C, H, W)}.")
+                         f"({K}, {N * P}) for images {(N, C, H, W)}.")
     if cols.strides[1] != sizeof(floating):
         raise ValueError("col2im: the rows of cols must be contiguous.")
-    cdef Py_ssize_t ld = cols.strides[0] // sizeof(floating)
     dtype = np.float32 if floating is float else np.float64
-    out = np.empty((N, C, H, W), dtype=dtype)
+    if out is None:
+        out = np.empty((N, C, H, W), dtype=dtype)
+    elif out.shape != (N, C, H, W) or out.dtype != dtype or not out.flags.c_contiguous:
+        raise ValueError(f"col2im: out must be a C-ordered array of shape {(N, C, H, W)} "
+                         f"and dtype {np.dtype(dtype)}.")
+    if out.size == 0:
+        return out
     cdef floating[:, :, :, ::1] dx = out
+    cdef Py_ssize_t ld = cols.strides[0] // sizeof(floating)
     cdef const floating* cp = &cols[0, 0]
     cdef floating* dp = &dx[0, 0, 0, 0]
-    cdef int nt = _threads(N * C * H * W)
+    cdef int nt = _threads(K * N * P)
     with nogil:
-        for n in prange(N, schedule="static", num_threads=nt):
-            _col2im_image(cp + n * P, ld, C, H, W, HH, WW, pad, stride, Ho, Wo,
-                          dp + n * C * H * W)
+        # One task per (image, channel): a plane no other task writes.
+        for t in prange(N * C, schedule="static", num_threads=nt):
+            n = t // C
+            c = t % C
+            _col2im_plane(cp + c * HH * WW * ld + n * P, ld, H, W, HH, WW, pad, stride,
+                          Ho, Wo, dp + t * H * W)
     return out
 
 
+# ---------------------------------------------------------------------------- max pooling
+
+
 cdef inline bint _beats(floating v, floating m) noexcept nogil:
-    """True if v replaces the running max m (NaN wins, like np.max)."""
-    return v > m or v != v
+    """True if v replaces the running maximum m: larger, or NaN (NaN wins, like np.max)."""
+    return (v > m) | (v != v)
+
+
+cdef void _pool_2x2_row(const floating* r0, const floating* r1, Py_ssize_t Wo,
+                        floating* out, index_t* arg) noexcept nogil:
+    """One output row of 2x2 pools with stride 2 on unit-stride rows r0, r1.
+
+    Written without data-dependent branches (random data would mispredict them):
+    the maximum by a chain of max operations, NaN flagged apart, then the position
+    of the first element equal to it (or of the first NaN) by integer arithmetic.
+    """
+    cdef Py_ssize_t wo
+    cdef floating a, b, c, d, m
+    cdef int na, nb, nc, k, nan_a, nan_b, nan_c, any_nan
+    cdef bint t
+    if floating is float:
+        # gcc vectorises this form for float (not for double, where it branches).
+        for wo in range(Wo):
+            m = r0[2 * wo]
+            k = 0
+            b = r0[2 * wo + 1]
+            t = _beats(b, m)
+            m = b if t else m
+            k = 1 if t else k
+            c = r1[2 * wo]
+            t = _beats(c, m)
+            m = c if t else m
+            k = 2 if t else k
+            d = r1[2 * wo + 1]
+            t = _beats(d, m)
+            m = d if t else m
+            k = 3 if t else k
+            out[wo] = m
+            arg[wo] = <index_t>k
+    else:
+        for wo in range(Wo):
+            a = r0[2 * wo]
+            b = r0[2 * wo + 1]
+            c = r1[2 * wo]
+            d = r1[2 * wo + 1]
+            m = a if a > b else b
+            m = m if m > c else c
+            m = m if m > d else d
+            na = a != m
+            nb = b != m
+            nc = c != m
+            k = na + (na & nb) + (na & nb & nc)
+            nan_a = a != a
+            nan_b = b != b
+            nan_c = c != c
+            any_nan = nan_a | nan_b | nan_c | (d != d)
+            if any_nan:  # rare: predicted well
+                m = a + b + c + d  # NaN
+                k = (1 - nan_a) * (1 + (1 - nan_b) * (1 + (1 - nan_c)))
+            out[wo] = m
+            arg[wo] = <index_t>k
+
+
+cdef void _pool_row(const floating* r, Py_ssize_t sH, Py_ssize_t sW, Py_ssize_t PH,
+                    Py_ssize_t PW, Py_ssize_t stride, Py_ssize_t Wo,
+                    floating* out, index_t* arg) noexcept nogil:
+    """One output row of PH x PW pools, any stride; r points at the window row's start."""
+    cdef Py_ssize_t wo, i, j, k
+    cdef const floating* win
+    cdef floating m, v
+    cdef bint t
+    for wo in range(Wo):
+        win = r + wo * stride * sW
+        m = win[0]
+        k = 0
+        for i in range(PH):
+            for j in range(PW):
+                v = win[i * sH + j * sW]
+                t = _beats(v, m)
+                m = v if t else m
+                k = i * PW + j if t else k
+        out[wo] = m
+        arg[wo] = <index_t>k
 
 
 def max_pool_forward(const floating[:, :, :, :] x, Py_ssize_t PH, Py_ssize_t PW,
@@ -246,57 +376,26 @@ def max_pool_forward(const floating[:, :, :, :] x, Py_ssize_t PH, Py_ssize_t PW,
         raise ValueError(f"max_pool_forward: argmax must have shape {(N, C, Ho, Wo)}.")
     dtype = np.float32 if floating is float else np.float64
     result = np.empty((N, C, Ho, Wo), dtype=dtype)
+    if result.size == 0:
+        return result
     cdef floating[:, :, :, ::1] out = result
     cdef const floating* xp = &x[0, 0, 0, 0]
     cdef floating* op = &out[0, 0, 0, 0]
     cdef index_t* ap = &argmax[0, 0, 0, 0]
-    cdef Py_ssize_t plane, ho, wo, i, j, best
+    cdef Py_ssize_t plane, ho
     cdef const floating* xc
-    cdef const floating* r0
-    cdef const floating* r1
-    cdef floating m, v
-    cdef floating* orow
-    cdef index_t* arow
+    cdef bint two_by_two = PH == 2 and PW == 2 and stride == 2 and sW == 1
     cdef int nt = _threads(N * C * H * W)
     with nogil:
         for plane in prange(N * C, schedule="static", num_threads=nt):
             xc = xp + (plane // C) * sN + (plane % C) * sC
             for ho in range(Ho):
-                orow = op + (plane * Ho + ho) * Wo
-                arow = ap + (plane * Ho + ho) * Wo
-                if PH == 2 and PW == 2 and stride == 2 and sW == 1:
-                    r0 = xc + 2 * ho * sH
-                    r1 = r0 + sH
-                    for wo in range(Wo):
-                        m = r0[2 * wo]
-                        best = 0
-                        v = r0[2 * wo + 1]
-                        if _beats(v, m):
-                            m = v
-                            best = 1
-                        v = r1[2 * wo]
-                        if _beats(v, m):
-                            m = v
-                            best = 2
-                        v = r1[2 * wo + 1]
-                        if _beats(v, m):
-                            m = v
-                            best = 3
-                        orow[wo] = m
-                        arow[wo] = <index_t>best
+                if two_by_two:
+                    _pool_2x2_row(xc + 2 * ho * sH, xc + (2 * ho + 1) * sH, Wo,
+                                  op + (plane * Ho + ho) * Wo, ap + (plane * Ho + ho) * Wo)
                 else:
-                    for wo in range(Wo):
-                        r0 = xc + ho * stride * sH + wo * stride * sW
-                        m = r0[0]
-                        best = 0
-                        for i in range(PH):
-                            for j in range(PW):
-                                v = r0[i * sH + j * sW]
-                                if _beats(v, m):
-                                    m = v
-                                    best = i * PW + j
-                        orow[wo] = m
-                        arow[wo] = <index_t>best
+                    _pool_row(xc + ho * stride * sH, sH, sW, PH, PW, stride, Wo,
+                              op + (plane * Ho + ho) * Wo, ap + (plane * Ho + ho) * Wo)
     return result
 
 
@@ -325,23 +424,29 @@ def max_pool_backward(const floating[:, :, :, :] dout, const index_t[:, :, :, ::
     cdef Py_ssize_t sW = dout.strides[3] // sizeof(floating)
     dtype = np.float32 if floating is float else np.float64
     result = np.empty((N, C, H, W), dtype=dtype)
+    if result.size == 0:
+        return result
+    # Offset in the (H, W) plane of each position k = i * PW + j inside a window.
+    offsets_arr = (np.arange(PH)[:, None] * W + np.arange(PW)).astype(np.intp).ravel()
+    cdef const Py_ssize_t[::1] offsets = offsets_arr
+    cdef const Py_ssize_t* offs = &offsets[0]
     cdef floating[:, :, :, ::1] dx = result
     cdef const floating* gp = &dout[0, 0, 0, 0]
     cdef floating* dp = &dx[0, 0, 0, 0]
     cdef const index_t* ap = &argmax[0, 0, 0, 0]
-    cdef Py_ssize_t plane, ho, wo, k
+    cdef Py_ssize_t plane, ho, wo
     cdef const floating* g
     cdef const index_t* a
     cdef floating* d
     cdef int nt = _threads(N * C * H * W)
     with nogil:
+        # One task per (image, channel) plane, zeroed then scattered into (in cache).
         for plane in prange(N * C, schedule="static", num_threads=nt):
             d = dp + plane * H * W
-            memset(d, 0, H * W * sizeof(floating))
             g = gp + (plane // C) * sN + (plane % C) * sC
             a = ap + plane * Ho * Wo
+            memset(d, 0, H * W * sizeof(floating))
             for ho in range(Ho):
                 for wo in range(Wo):
-                    k = a[ho * Wo + wo]
-                    d[(ho * stride + k // PW) * W + wo * stride + k % PW] += g[ho * sH + wo * sW]
+                    d[ho * stride * W + wo * stride + offs[a[ho * Wo + wo]]] += g[ho * sH + wo * sW]
     return result

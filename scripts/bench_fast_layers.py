@@ -81,6 +81,43 @@ def bench_conv(dtype, args, torch):
     return [bench_conv_case(dtype, *case, args, torch) for case in CONV_CASES]
 
 
+def conv_gemms(x, w, b, conv_param, dout):
+    """The matrix products conv_forward_fast and conv_backward_fast perform, alone.
+
+    Returns two functions that run exactly those products, on operands of the same
+    shapes, dtypes and memory layouts, chunk by chunk as the layer does: the forward
+    ``w_aug @ cols`` into the output, and the backward ``d @ cols.T`` and
+    ``w_rows.T @ d`` (d: the chunk of dout as a (F, B * P) matrix).
+    """
+    out, cache = conv_forward_fast(x, w, b, conv_param)
+    x, w_shape, w_aug, stride, pad, chunks, per_chunk, kept_cols, kernels = cache
+    F, C, HH, WW = w_shape
+    K, N = C * HH * WW, x.shape[0]
+    P = out.shape[2] * out.shape[3]
+    cols = kernels.im2col(x[: chunks[0][1]], HH, WW, pad, stride, True)  # real values
+    buf = np.empty((K + 1, per_chunk * P), dtype=w_aug.dtype)
+    buf[:, : cols.shape[1]] = cols
+    d_chunks = [
+        np.ascontiguousarray(dout[n0:n1].transpose(1, 0, 2, 3)).reshape(F, -1) for n0, n1 in chunks
+    ]
+    w_rows_T = w_aug[:, :K].T
+    dw_part = np.empty((F, K + 1), dtype=w_aug.dtype)
+    dcols = np.empty((K, per_chunk * P), dtype=w_aug.dtype)
+
+    def forward():
+        res = np.empty((F, N * P), dtype=w_aug.dtype)
+        for n0, n1 in chunks:
+            np.matmul(w_aug, buf[:, : (n1 - n0) * P], out=res[:, n0 * P : n1 * P])
+
+    def backward():
+        for (n0, n1), d in zip(chunks, d_chunks):
+            m = (n1 - n0) * P
+            np.matmul(d, buf[:, :m].T, out=dw_part)
+            np.matmul(w_rows_T, d, out=dcols[:, :m])
+
+    return forward, backward, len(chunks)
+
+
 def bench_conv_case(dtype, x_shape, w_shape, stride, pad, args, torch):
     """Time one convolution case; return a dict of times in seconds."""
     rng = np.random.default_rng(0)
@@ -90,26 +127,28 @@ def bench_conv_case(dtype, x_shape, w_shape, stride, pad, args, torch):
     conv_param = {"stride": stride, "pad": pad}
     out, cache = conv_forward_fast(x, w, b, conv_param)
     dout = rng.standard_normal(out.shape).astype(dtype)  # C order
-    # The exact operands of the products the layer performs (see the docstring).
-    _, _, w_aug, _, _, cols, _ = cache
-    K = w_aug.shape[1] - 1
-    w_rows_T = w_aug[:, :K].T
-    dout_rows = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(w_aug.shape[0], -1)
-    fwd, gemm_f, bwd, gemm_b = interleaved_best(
+    gemm_forward, gemm_backward, num_chunks = conv_gemms(x, w, b, conv_param, dout)
+    # The one product on the whole batch, for comparison: (F, K+1) x (K+1, N*P).
+    whole_cols = fast_layers._kernels.im2col(x, w_shape[2], w_shape[3], pad, stride, True)
+    w_aug = cache[2]
+    fwd, gemm_f, bwd, gemm_b, gemm_whole = interleaved_best(
         [
             lambda: conv_forward_fast(x, w, b, conv_param),
-            lambda: w_aug @ cols,
+            gemm_forward,
             lambda: conv_backward_fast(dout, cache),
-            lambda: (dout_rows @ cols.T, w_rows_T @ dout_rows),
+            gemm_backward,
+            lambda: w_aug @ whole_cols,
         ],
         args.repeat,
     )
     row = {
         "case": f"x{x_shape} w{w_shape} s{stride} p{pad}",
+        "chunks": num_chunks,
         "fwd": fwd,
         "gemm_f": gemm_f,
         "bwd": bwd,
         "gemm_b": gemm_b,
+        "gemm_whole": gemm_whole,
     }
     if not args.no_naive:
         naive_out, naive_cache = layers.conv_forward_naive(x, w, b, conv_param)
