@@ -10,7 +10,7 @@ import sys
 
 # Subcommand modules, in the order they are listed by --help.
 COMMANDS = ["data_cmd", "notebooks", "main_job"]
-OPTIONAL_COMMANDS = ["release", "collect", "grade"]  # course tooling added as it lands
+OPTIONAL_COMMANDS = ["release", "collect", "grade", "autograder"]  # course tooling
 
 
 def build_parser():

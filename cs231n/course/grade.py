@@ -275,6 +275,10 @@ class Grader:
             )
         self._tmp = Path(tempfile.mkdtemp(prefix="cs231n-grade-"))
         self._tmp.chmod(0o700)  # nothing in here is visible to other users
+        if not sandbox.bwrap_works():
+            # Without bubblewrap the child runs as uid 65534 (when we are root) and must
+            # reach its job directory through this one: searchable, still not listable.
+            self._tmp.chmod(0o711)
         self.release = self._tmp / "release"
         build_release(self.root, self.assignment, self.release)
         self.runner = Path(__file__).with_name("_child.py").read_text()
