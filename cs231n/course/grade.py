@@ -29,6 +29,7 @@ import shutil
 import stat
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +46,9 @@ MAX_MEMBERS = 2000
 MAX_MEMBER_BYTES = 20 * 1024**2
 MAX_TOTAL_BYTES = 200 * 1024**2
 MAX_RATIO = 200
+# The reference probes run in this process, in the threads of a batch: one at a time, so
+# that a probe seeding numpy's global random state (dropout) gets the numbers it seeded.
+_REFERENCE_LOCK = threading.Lock()
 
 
 # -- grading tests ------------------------------------------------------------------------
@@ -289,9 +293,10 @@ class Grader:
     def _run_test(self, test, package_dir, seed_rng):
         """Score one test: (score, message)."""
         rng = np.random.default_rng(seed_rng.integers(2**63))
-        inputs, code = test.make(rng)
         try:
-            expected = run_probe(code, inputs)
+            with _REFERENCE_LOCK:  # reference code may use numpy's global random state
+                inputs, code = test.make(rng)
+                expected = run_probe(code, inputs)
             if test.check is not None and not test.check(inputs, expected, expected)[0]:
                 raise AssertionError("the reference solution fails the check")
         except Exception as exc:  # noqa: BLE001 - a broken grading test is the grader's bug
@@ -409,8 +414,10 @@ def grade_batch(grader, submissions, out_dir, jobs=2):
     names = [_submission_name(s) for s in submissions]
     if len(set(names)) != len(names):
         raise ValueError("two submissions have the same name; grade them in separate batches.")
+    # Submissions run in parallel; with fewer submissions than jobs, their tests do.
+    per_submission = max(1, jobs // max(1, len(submissions)))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = list(pool.map(lambda s: grader.grade(s, jobs=1), submissions))
+        results = list(pool.map(lambda s: grader.grade(s, jobs=per_submission), submissions))
     rows = []
     for name, result in zip(names, results):
         d = out_dir / name

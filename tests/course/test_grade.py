@@ -224,20 +224,21 @@ return np.zeros((X.shape[0], self.X_train.shape[0]))
 """
 
 
-@pytest.mark.parametrize(
-    "case, body",
-    [
-        ("read the reference and the grading tests", SECRET_READS),
-        ("import the reference solution", IMPORT_REFERENCE),
-        ("monkeypatch numpy and the test helpers", MONKEYPATCH),
-        ("sys.exit(0)", "import sys\nsys.exit(0)"),
-        ("os._exit(0)", "import os\nos._exit(0)"),
-        ("infinite loop", "while True:\n    pass"),
-        ("memory bomb", "x = bytearray(64 * 2**30)\nreturn x"),
-        ("fork bomb", "import os\nwhile True:\n    os.fork()"),
-        ("print gigabytes", "import sys\nwhile True:\n    sys.stdout.write('x' * 2**20)"),
-    ],
-)
+# Hostile bodies for compute_distances_two_loops (also used by scripts/grading_report.py).
+HOSTILE_CODE = [
+    ("read the reference and the grading tests", SECRET_READS),
+    ("import the reference solution", IMPORT_REFERENCE),
+    ("monkeypatch numpy and the test helpers", MONKEYPATCH),
+    ("sys.exit(0)", "import sys\nsys.exit(0)"),
+    ("os._exit(0)", "import os\nos._exit(0)"),
+    ("infinite loop", "while True:\n    pass"),
+    ("memory bomb", "x = bytearray(64 * 2**30)\nreturn x"),
+    ("fork bomb", "import os\nwhile True:\n    os.fork()"),
+    ("print gigabytes", "import sys\nwhile True:\n    sys.stdout.write('x' * 2**20)"),
+]
+
+
+@pytest.mark.parametrize("case, body", HOSTILE_CODE)
 def test_hostile_code_scores_only_what_it_earns(knn_grader, tmp_path, case, body):
     root = student_tree(tmp_path)
     hostile_function(body)(root)
