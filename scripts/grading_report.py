@@ -19,6 +19,7 @@ time of each run, per submission and per graded test.
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -58,7 +59,7 @@ def forge_case(tmp, out):
     root = tg.student_tree(tmp, name="forge")
     forged = json.dumps({"score": 1000, "tests": []})
     tg.hostile_function(
-        f"import os\nfor d in [{str(out)!r}, {str(out / 'forge_submission')!r}]:\n"
+        f"import os\nfor d in [{str(out)!r}, {str(out / 'assignment1_submission')!r}]:\n"
         f"    try:\n        os.makedirs(d, exist_ok=True)\n"
         f"        open(os.path.join(d, 'results.json'), 'w').write({forged!r})\n"
         f"        open(os.path.join(d, 'gradebook.csv'), 'w').write('me,1000')\n"
@@ -108,9 +109,10 @@ def hostile(args):
         for name, path in cases:
             start = time.perf_counter()
             if name.startswith("forge"):
-                ((_, result),) = grade_batch(grader, [path], out, jobs=1)
-                on_disk = json.loads((out / "forge_submission" / "results.json").read_text())
+                ((sub, result),) = grade_batch(grader, [path], out, jobs=args.jobs)
+                on_disk = json.loads((out / sub / "results.json").read_text())
                 assert on_disk["score"] == result["score"], "forged results on disk"
+                assert "1000" not in (out / "gradebook.csv").read_text(), "forged gradebook"
             else:
                 result = grader.grade(path, jobs=args.jobs)
             seconds = time.perf_counter() - start
@@ -129,6 +131,12 @@ def hostile(args):
         why = " ".join(why.split())[:90]
         print(f"{name:40s} {score:5g} / {top:<3g} {two:9g} {seconds:6.1f}s  {why}")
     print(f"\nconnections that reached the host's listener: {len(hits)}")
+
+
+def _children_cpu():
+    """User + system CPU seconds of the finished child processes (and their children)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def timing(args):
@@ -157,18 +165,24 @@ def timing(args):
                 "--out",
                 str(tmp / f"out{copies}"),
             ]
+            cpu_before = _children_cpu()
             start = time.perf_counter()
             done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
             seconds = time.perf_counter() - start
+            cpu = _children_cpu() - cpu_before
             if done.returncode != 0:
                 sys.exit(f"cs231n grade failed:\n{done.stderr}")
             scores = [line.split()[1] for line in done.stdout.splitlines()[:-1]]
             print(
                 f"{args.assignment}: {copies:4d} submission(s) x {n_tests} tests, --jobs "
                 f"{args.jobs}: {seconds:7.1f} s ({seconds / copies:.2f} s per submission, "
-                f"{seconds / copies / n_tests * 1000:.0f} ms per test); "
-                f"scores {sorted(set(scores))}"
+                f"{seconds / copies / n_tests * 1000:.0f} ms per test); CPU {cpu:.1f} s "
+                f"({cpu / copies:.2f} s per submission); scores {sorted(set(scores))}"
             )
+        print(
+            f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end; "
+            "the CPU time is what grading needs whatever else runs)"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

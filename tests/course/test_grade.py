@@ -268,7 +268,7 @@ def test_cannot_forge_results_or_gradebook(knn_grader, tmp_path):
     root = student_tree(tmp_path)
     forged = json.dumps({"score": 1000, "tests": []})
     hostile_function(
-        f"import os\nfor d in [{str(out)!r}, {str(out / 'student_submission')!r}]:\n"
+        f"import os\nfor d in [{str(out)!r}, {str(out / 'assignment1_submission')!r}]:\n"
         f"    try:\n        os.makedirs(d, exist_ok=True)\n"
         f"        open(os.path.join(d, 'results.json'), 'w').write({forged!r})\n"
         f"        open(os.path.join(d, 'gradebook.csv'), 'w').write('me,1000')\n"
