@@ -37,6 +37,7 @@ with the mean and standard deviation of the training set stored with the weights
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -444,5 +445,22 @@ class PretrainedCNN:
 
     @classmethod
     def for_data(cls, data_dir, dtype=np.float32):
-        """The shipped weights trained on the data set in ``data_dir`` (embedded or CIFAR-10)."""
-        return cls.load(dataset=dataset_of(data_dir), dtype=dtype)
+        """The shipped weights trained on the data set in ``data_dir`` (embedded or CIFAR-10).
+
+        Warns if the embedded set in ``data_dir`` was made by another version of its
+        generator than the one the weights were trained on.
+        """
+        dataset = dataset_of(data_dir)
+        model = cls.load(dataset=dataset, dtype=dtype)
+        if dataset == "embedded":
+            from cs231n.course.embedded_cifar import embedded_version
+
+            trained_on = model.metadata.get("generator_version")
+            if trained_on is not None and trained_on != embedded_version(data_dir):
+                warnings.warn(
+                    f"The pretrained CNN was trained on version {trained_on} of the embedded "
+                    f"image set, but {data_dir} holds version {embedded_version(data_dir)}; "
+                    "retrain it with `python scripts/train_pretrained_cnn.py`.",
+                    stacklevel=2,
+                )
+        return model

@@ -199,3 +199,14 @@ def test_shipped_weights_classify_the_embedded_set():
     _, _, X_test, y_test = data_utils.load_CIFAR10(folder)
     acc = np.mean(model.predict(model.preprocess(X_test[:500])) == y_test[:500])
     assert acc > 0.8, f"shipped weights classify only {acc:.2f} of the embedded test images"
+
+
+def test_for_data_warns_when_the_embedded_set_changed(tmp_path, monkeypatch):
+    from cs231n.classifiers import pretrained_cnn
+
+    path = tmp_path / "w.npz"
+    PretrainedCNN(**TINY).save(path, dataset="embedded", generator_version=-1)
+    monkeypatch.setattr(pretrained_cnn, "weights_path", lambda dataset="embedded": path)
+    monkeypatch.setattr(pretrained_cnn, "dataset_of", lambda data_dir: "embedded")
+    with pytest.warns(UserWarning, match="trained on version -1 of the embedded"):
+        PretrainedCNN.for_data(tmp_path)
