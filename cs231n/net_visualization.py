@@ -239,7 +239,7 @@ def create_class_visualization(
     for t in range(num_iterations):
         ox, oy = rng.integers(-max_jitter, max_jitter + 1, size=2) if max_jitter else (0, 0)
         img = jitter(img, ox, oy)
-        class_visualization_update_step(img, model, target_y, l2_reg, learning_rate)
+        img = class_visualization_update_step(img, model, target_y, l2_reg, learning_rate)
         img = jitter(img, -ox, -oy)
         img = np.clip(img, lo, hi).astype(model.dtype)  # stay a displayable image
         if blur_every and (t + 1) % blur_every == 0 and t + 1 < num_iterations:
