@@ -74,6 +74,36 @@ def dataset_of(data_dir):
     return "embedded" if is_embedded(data_dir) else "cifar10"
 
 
+def pretrained_data_dir(data_dir):
+    """The data folder to pair with the shipped weights.
+
+    ``data_dir`` itself when there are weights trained on its data set; otherwise
+    (real CIFAR-10 without CIFAR-10 weights) the embedded set, generated if need be,
+    with a warning saying so.
+
+    Parameters
+    ----------
+    data_dir : str or Path, a CIFAR-10-format folder, e.g. ``cifar10_dir()``
+
+    Returns
+    -------
+    data_dir : str, a folder for which ``PretrainedCNN.for_data`` has weights
+    """
+    dataset = dataset_of(data_dir)
+    if weights_path(dataset).is_file():
+        return str(data_dir)
+    from cs231n.course.embedded_cifar import ensure_embedded_cifar10
+    from cs231n.data_utils import embedded_cifar10_path
+
+    warnings.warn(
+        f"No pretrained CNN weights for the {dataset} data set ({weights_path(dataset)}); "
+        "using the embedded image set and the weights trained on it instead. The course "
+        "repository's scripts/train_pretrained_cnn.py trains weights for real CIFAR-10.",
+        stacklevel=2,
+    )
+    return str(ensure_embedded_cifar10(embedded_cifar10_path()))
+
+
 class PretrainedCNN:
     """Three conv-relu-pool blocks and two affine layers; see the module docstring.
 

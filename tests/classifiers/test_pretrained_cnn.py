@@ -14,6 +14,7 @@ from cs231n.classifiers.pretrained_cnn import (
     LAYER_NAMES,
     PretrainedCNN,
     dataset_of,
+    pretrained_data_dir,
     weights_path,
 )
 from cs231n.gradient_check import eval_numerical_gradient, rel_error
@@ -210,3 +211,16 @@ def test_for_data_warns_when_the_embedded_set_changed(tmp_path, monkeypatch):
     monkeypatch.setattr(pretrained_cnn, "dataset_of", lambda data_dir: "embedded")
     with pytest.warns(UserWarning, match="trained on version -1 of the embedded"):
         PretrainedCNN.for_data(tmp_path)
+
+
+def test_pretrained_data_dir_falls_back_to_the_embedded_set(tmp_path, monkeypatch):
+    from cs231n import data_utils
+    from cs231n.classifiers import pretrained_cnn
+
+    real = tmp_path / "real"
+    monkeypatch.setattr(pretrained_cnn, "dataset_of", lambda data_dir: "cifar10")
+    monkeypatch.setattr(pretrained_cnn, "weights_path", lambda dataset: tmp_path / dataset)
+    with pytest.warns(UserWarning, match="No pretrained CNN weights for the cifar10"):
+        assert pretrained_data_dir(real) == str(data_utils.embedded_cifar10_path())
+    (tmp_path / "cifar10").write_bytes(b"")  # now there are CIFAR-10 weights
+    assert pretrained_data_dir(real) == str(real)
