@@ -63,6 +63,12 @@ _KERNEL_NAMES = ("im2col", "col2im", "max_pool_forward", "max_pool_backward")
 
 def _load_compiled():
     """The compiled kernels, or None with the reason they cannot be used."""
+    # The kernels' OpenMP threads alternate with numpy's BLAS threads. OpenMP threads
+    # that spin-wait after a kernel take the cores from the next matrix product, so
+    # unless told otherwise, OpenMP threads sleep as soon as they have no work. Read
+    # by the OpenMP runtime when the extension loads it.
+    if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     try:
         from cs231n import im2col_cython
     except ImportError as exc:

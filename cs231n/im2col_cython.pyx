@@ -46,6 +46,16 @@ cdef inline int _threads(Py_ssize_t work) noexcept nogil:
     return 1 if work < _SERIAL_BELOW else CS231N_MAX_THREADS()
 
 
+cdef inline int _grain(Py_ssize_t tasks, int threads) noexcept nogil:
+    """Tasks handed out at a time: about 8 hand-outs per thread.
+
+    Threads take work as they become free (dynamic schedule), so on a busy machine
+    a thread that starts late does not leave the others waiting with work undone.
+    """
+    cdef Py_ssize_t grain = tasks // (8 * threads)
+    return <int>grain if grain > 1 else 1
+
+
 cdef inline Py_ssize_t _first_inside(Py_ssize_t pad, Py_ssize_t j, Py_ssize_t stride) noexcept nogil:
     """Smallest output index o with o * stride - pad + j >= 0."""
     if pad <= j:
@@ -167,7 +177,8 @@ def im2col(const floating[:, :, :, :] x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_
     cdef int nt = _threads(K * N * P)
     with nogil:
         # One task per (image, channel, filter row i): WW rows of P columns each.
-        for t in prange(N * C * HH, schedule="static", num_threads=nt):
+        for t in prange(N * C * HH, schedule="dynamic", chunksize=_grain(N * C * HH, nt),
+                        num_threads=nt):
             n = t // (C * HH)
             c = (t // HH) % C
             i = t % HH
@@ -192,31 +203,30 @@ cdef void _col2im_plane(const floating* cols, Py_ssize_t ld,
     Every input element receives its terms in (i, j) order, as in the numpy twin,
     so both give bit-identical sums.
     """
-    cdef Py_ssize_t i, j, ho, wo, h, lo, end, off
+    cdef Py_ssize_t i, j, ho, wo, lo, end, ho_lo, ho_hi
     cdef const floating* src
     cdef floating* row
     memset(dx, 0, H * W * sizeof(floating))
     for i in range(HH):
+        # Output rows whose input row ho * stride - pad + i lies inside the image.
+        ho_lo = _first_inside(pad, i, stride)
+        ho_hi = _end_inside(H, pad, i, stride)
+        if ho_hi > Ho:
+            ho_hi = Ho
         for j in range(WW):
             src = cols + (i * WW + j) * ld
             lo = _first_inside(pad, j, stride)
             end = _end_inside(W, pad, j, stride)
             if end > Wo:
                 end = Wo
-            if lo > end:
-                lo = end
-            off = j - pad
-            for ho in range(Ho):
-                h = ho * stride - pad + i
-                if 0 <= h < H:
-                    row = dx + h * W + off
-                    if stride == 1:
-                        for wo in range(lo, end):
-                            row[wo] += src[wo]
-                    else:
-                        for wo in range(lo, end):
-                            row[wo * stride] += src[wo]
-                src += Wo
+            for ho in range(ho_lo, ho_hi):
+                row = dx + (ho * stride - pad + i) * W + j - pad  # input column of wo = 0
+                if stride == 1:
+                    for wo in range(lo, end):
+                        row[wo] += src[ho * Wo + wo]
+                else:
+                    for wo in range(lo, end):
+                        row[wo * stride] += src[ho * Wo + wo]
 
 
 def col2im(const floating[:, :] cols, Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
@@ -260,7 +270,8 @@ def col2im(const floating[:, :] cols, Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, 
     cdef int nt = _threads(K * N * P)
     with nogil:
         # One task per (image, channel): a plane no other task writes.
-        for t in prange(N * C, schedule="static", num_threads=nt):
+        for t in prange(N * C, schedule="dynamic", chunksize=_grain(N * C, nt),
+                        num_threads=nt):
             n = t // C
             c = t % C
             _col2im_plane(cp + c * HH * WW * ld + n * P, ld, H, W, HH, WW, pad, stride,
@@ -387,7 +398,8 @@ def max_pool_forward(const floating[:, :, :, :] x, Py_ssize_t PH, Py_ssize_t PW,
     cdef bint two_by_two = PH == 2 and PW == 2 and stride == 2 and sW == 1
     cdef int nt = _threads(N * C * H * W)
     with nogil:
-        for plane in prange(N * C, schedule="static", num_threads=nt):
+        for plane in prange(N * C, schedule="dynamic", chunksize=_grain(N * C, nt),
+                            num_threads=nt):
             xc = xp + (plane // C) * sN + (plane % C) * sC
             for ho in range(Ho):
                 if two_by_two:
@@ -441,7 +453,8 @@ def max_pool_backward(const floating[:, :, :, :] dout, const index_t[:, :, :, ::
     cdef int nt = _threads(N * C * H * W)
     with nogil:
         # One task per (image, channel) plane, zeroed then scattered into (in cache).
-        for plane in prange(N * C, schedule="static", num_threads=nt):
+        for plane in prange(N * C, schedule="dynamic", chunksize=_grain(N * C, nt),
+                            num_threads=nt):
             d = dp + plane * H * W
             g = gp + (plane // C) * sN + (plane % C) * sC
             a = ap + plane * Ho * Wo
