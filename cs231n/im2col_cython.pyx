@@ -283,8 +283,8 @@ def col2im(const floating[:, :] cols, Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, 
 
 
 cdef inline bint _beats(floating v, floating m) noexcept nogil:
-    """True if v replaces the running maximum m: larger, or NaN (NaN wins, like np.max)."""
-    return (v > m) | (v != v)
+    """True if v replaces the running maximum m: larger, or the first NaN (like np.argmax)."""
+    return (v > m) | ((v != v) & (m == m))
 
 
 cdef void _pool_2x2_row(const floating* r0, const floating* r1, Py_ssize_t Wo,

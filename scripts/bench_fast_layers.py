@@ -224,24 +224,32 @@ def bench_pool_case(dtype, x_shape, args, torch):
 
 
 def print_conv(dtype, rows, torch):
-    print(f"\nConvolution, {np.dtype(dtype).name}: times in ms (best of runs)")
-    header = "  case                                    fwd   GEMM  ratio |      bwd  GEMMs  ratio"
-    print(header + ("  | naive speed-up f/b" if "naive_f" in rows[0] else ""))
+    print(f"\nConvolution, {np.dtype(dtype).name}: best times in ms")
+    print(
+        f"  {'case':<40} {'fwd':>8} {'GEMMs':>8} {'ratio':>6}  {'bwd':>8} {'GEMMs':>8} "
+        f"{'ratio':>6}  {'chunks':>6} {'fwd/1GEMM':>9}"
+        + (f"  {'naive/fast f, b':>15}" if "naive_f" in rows[0] else "")
+        + (f"  {'fast/torch f, b':>15}" if torch is not None else "")
+    )
     for r in rows:
         line = (
-            f"  {r['case']:<34}{ms(r['fwd'])}{ms(r['gemm_f'])} {r['fwd'] / r['gemm_f']:5.2f}x |"
-            f"{ms(r['bwd'])}{ms(r['gemm_b'])} {r['bwd'] / r['gemm_b']:5.2f}x"
+            f"  {r['case']:<40} {r['fwd'] * 1e3:8.3f} {r['gemm_f'] * 1e3:8.3f} "
+            f"{r['fwd'] / r['gemm_f']:5.2f}x  {r['bwd'] * 1e3:8.3f} {r['gemm_b'] * 1e3:8.3f} "
+            f"{r['bwd'] / r['gemm_b']:5.2f}x  {r['chunks']:6d} {r['fwd'] / r['gemm_whole']:8.2f}x"
         )
         if "naive_f" in r:
-            line += f"  | {r['naive_f'] / r['fwd']:6.0f}x {r['naive_b'] / r['bwd']:6.0f}x"
+            line += f"  {r['naive_f'] / r['fwd']:6.0f}x {r['naive_b'] / r['bwd']:6.0f}x"
         if torch is not None:
-            line += f"  | vs torch {r['fwd'] / r['torch_f']:4.2f}x {r['bwd'] / r['torch_b']:4.2f}x"
+            line += f"  {r['fwd'] / r['torch_f']:6.2f}x {r['bwd'] / r['torch_b']:6.2f}x"
         print(line)
-    print("  target: fwd / GEMM <= 1.3 and bwd / GEMMs <= 1.3")
+    print(
+        "  target: fwd / GEMMs <= 1.3 and bwd / GEMMs <= 1.3 (the GEMMs the layer performs; "
+        "fwd/1GEMM: against one product on the whole batch)"
+    )
 
 
 def print_pool(dtype, rows, torch):
-    print(f"\nMax pooling 2x2 stride 2, {np.dtype(dtype).name}: times in us (best of runs)")
+    print(f"\nMax pooling 2x2 stride 2, {np.dtype(dtype).name}: best times in us")
     for r in rows:
         line = (
             f"  {r['case']:<20} copy {r['copy'] * 1e6:7.1f}  fwd {r['fwd'] * 1e6:7.1f} "
@@ -252,7 +260,9 @@ def print_pool(dtype, rows, torch):
             speedups = f"{r['naive_f'] / r['fwd']:5.0f}x {r['naive_b'] / r['bwd']:5.0f}x"
             line += f"  | naive speed-up {speedups}"
         if torch is not None:
-            line += f"  | vs torch {r['fwd'] / r['torch_f']:4.2f}x {r['bwd'] / r['torch_b']:4.2f}x"
+            line += (
+                f"  | fast/torch {r['fwd'] / r['torch_f']:4.2f}x {r['bwd'] / r['torch_b']:4.2f}x"
+            )
         print(line)
     print("  target: fwd / copy <= 4 and bwd / copy <= 4")
 

@@ -128,14 +128,19 @@ def test_pool_kernels_agree_bit_for_bit(rng, dtype, x_shape, ph, pw, stride):
         np.testing.assert_array_equal(dx, expected_dx)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kernels", KERNELS)
-def test_pool_kernel_propagates_nan(kernels):
-    x = np.zeros((1, 1, 2, 4))
-    x[0, 0, 1, 1] = np.nan
-    argmax = np.empty((1, 1, 1, 2), dtype=np.uint8)
-    out = kernels.max_pool_forward(x, 2, 2, 2, argmax)
-    assert np.isnan(out[0, 0, 0, 0]) and out[0, 0, 0, 1] == 0
-    assert argmax[0, 0, 0, 0] == 3
+@pytest.mark.parametrize("pool, stride", [(2, 2), (3, 1)])
+def test_pool_kernel_propagates_nan_from_the_first_nan(kernels, dtype, pool, stride):
+    x = np.zeros((1, 1, 3, 6), dtype=dtype)
+    x[0, 0, 1, 1] = np.nan  # in the first window of each geometry
+    x[0, 0, 1, 2] = np.nan
+    x[0, 0, 0, 5] = 5.0
+    N, C, H, W = x.shape
+    argmax = np.empty((1, 1, (H - pool) // stride + 1, (W - pool) // stride + 1), np.uint8)
+    out = kernels.max_pool_forward(x, pool, pool, stride, argmax)
+    assert np.isnan(out[0, 0, 0, 0]) and out[0, 0, 0, -1] == 5.0
+    assert argmax[0, 0, 0, 0] == pool + 1  # the first NaN, at (1, 1) in the window
 
 
 @pytest.mark.parametrize("kernels", KERNELS)
