@@ -21,9 +21,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cs231n import data_utils
+from cs231n import coco_utils, data_utils
+from cs231n.course import coco_data, embedded_cifar
 from cs231n.course import download as dl
-from cs231n.course import embedded_cifar
 
 
 @dataclass
@@ -74,6 +74,21 @@ DATASETS = {
         ],
         check=check_cifar10,
     ),
+    "coco": Dataset(
+        name="coco",
+        description=coco_data.COCO_DESCRIPTION,
+        folder=coco_data.COCO_FOLDER,
+        files=[
+            RemoteFile(
+                url=coco_data.COCO_URL,
+                filename=coco_data.COCO_ARCHIVE,
+                checksum=None,  # none published: the unpacked folder is checked by loading it
+                unpack=True,
+                env="CS231N_COCO",
+            )
+        ],
+        check=coco_data.check_coco,
+    ),
 }
 
 
@@ -92,6 +107,7 @@ GENERATORS = {
         lambda path, force: embedded_cifar.ensure_embedded_cifar10(path, force=force),
         _check_embedded_cifar10,
     ),
+    "coco": (coco_utils.embedded_coco_path, coco_data.generate, coco_data.check_embedded_coco),
 }
 
 
