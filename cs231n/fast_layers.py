@@ -58,7 +58,7 @@ __all__ = [
     "max_pool_backward_im2col",
 ]
 
-_KERNEL_NAMES = ("im2col", "col2im", "max_pool_forward", "max_pool_backward")
+_KERNEL_NAMES = ("im2col", "col2im", "max_pool_forward", "max_pool_backward", "channels_first")
 
 
 def _load_compiled():
@@ -144,16 +144,19 @@ def _check_conv(func, x, w, b, conv_param):
     return dtype, int(stride), int(pad), H_out, W_out
 
 
-# A chunk of columns this large stays in the CPU caches between im2col and the product.
+# Columns up to _KEEP_BYTES are made in one go and kept for the backward pass;
+# larger ones are made a chunk of about _CHUNK_BYTES at a time, so each chunk stays
+# in the CPU caches between im2col and its product, and made again in backward.
+_KEEP_BYTES = 16 << 20
 _CHUNK_BYTES = 4 << 20
 
 
 def _conv_chunks(N, bytes_per_image):
-    """Split the batch into chunks of images whose columns fill about _CHUNK_BYTES.
-
-    Returns the list of (n0, n1) image ranges and the largest chunk size.
-    """
-    per_chunk = max(1, min(N, _CHUNK_BYTES // max(1, bytes_per_image)))
+    """Split the batch into chunks of images; return the (n0, n1) ranges and the largest size."""
+    if N * bytes_per_image <= _KEEP_BYTES:
+        per_chunk = N
+    else:
+        per_chunk = max(1, min(N, _CHUNK_BYTES // max(1, bytes_per_image)))
     return [(n0, min(N, n0 + per_chunk)) for n0 in range(0, N, per_chunk)], per_chunk
 
 
@@ -239,14 +242,13 @@ def conv_backward_im2col(dout, cache):
     dw_part = np.empty((F, K + 1), dtype=dtype)
     buf = kept_cols if kept_cols is not None else np.empty((K + 1, per_chunk * P), dtype=dtype)
     dcols = np.empty((K, per_chunk * P), dtype=dtype)
+    d_buf = np.empty((F, per_chunk * P), dtype=dtype)
     for n0, n1 in chunks:
         m = (n1 - n0) * P
         cols = buf[:, :m]
         if kept_cols is None:
             kernels.im2col(x[n0:n1], HH, WW, pad, stride, True, out=cols)
-        # (F, n1 - n0, H_out, W_out) as a (F, m) matrix: a view if dout came in
-        # the forward output's order, else a small copy.
-        d = dout[n0:n1].transpose(1, 0, 2, 3).reshape(F, m).astype(dtype, copy=False)
+        d = _chunk_rows(dout[n0:n1].astype(dtype, copy=False), d_buf[:, :m], kernels)
         np.matmul(d, cols.T, out=dw_part)  # (F, K + 1)
         dw_aug += dw_part
         np.matmul(w_rows_T, d, out=dcols[:, :m])  # (K, m)
@@ -254,6 +256,19 @@ def conv_backward_im2col(dout, cache):
     dw = dw_aug[:, :K].reshape(w_shape)
     db = dw_aug[:, K].copy()
     return dx, dw, db
+
+
+def _chunk_rows(d, buf, kernels):
+    """A chunk of dout, (B, F, H_out, W_out), as the (F, B * H_out * W_out) matrix ``d``.
+
+    A view when ``dout`` came in the forward output's memory order (F first), which
+    is what an elementwise layer such as ReLU hands back; otherwise a copy into ``buf``.
+    """
+    B, F, Ho, Wo = d.shape
+    s = d.strides
+    if s[3] == d.itemsize and s[2] == Wo * s[3] and s[0] == Ho * s[2]:
+        return d.transpose(1, 0, 2, 3).reshape(F, B * Ho * Wo)  # a view
+    return kernels.channels_first(d, out=buf)
 
 
 def _out_hw(x_shape, w_shape, stride, pad):

@@ -101,8 +101,7 @@ def col2im(cols, N, C, H, W, HH, WW, pad, stride, out=None):
         return np.ascontiguousarray(dx)
     if out.shape != (N, C, H, W) or out.dtype != cols.dtype or not out.flags.c_contiguous:
         raise ValueError(
-            f"col2im: out must be a C-ordered array of shape {(N, C, H, W)} and dtype "
-            f"{cols.dtype}."
+            f"col2im: out must be a C-ordered array of shape {(N, C, H, W)} and dtype {cols.dtype}."
         )
     out[...] = dx
     return out
@@ -163,3 +162,28 @@ def max_pool_backward(dout, argmax, H, W, PH, PW, stride):
     # Windows that overlap can share a maximum: np.add.at adds every term.
     np.add.at(dx, (n, c, rows, cols), dout)
     return dx
+
+
+def channels_first(x, out=None):
+    """Copy an (N, C, H, W) batch into a C-ordered (C, N * H * W) matrix.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W), float32 or float64
+    out : optional ndarray of shape (C, N * H * W), dtype of ``x``, rows contiguous
+
+    Returns
+    -------
+    rows : ndarray of shape (C, N * H * W): row c holds channel c of every image
+    """
+    N, C, H, W = x.shape
+    shape = (C, N * H * W)
+    if out is None:
+        out = np.empty(shape, dtype=x.dtype)
+    elif out.shape != shape or out.dtype != x.dtype or out.strides[-1] != out.itemsize:
+        raise ValueError(
+            f"channels_first: out must be an array of shape {shape} and dtype {x.dtype} "
+            f"with contiguous rows, got shape {out.shape}, dtype {out.dtype}."
+        )
+    out.reshape(C, N, H, W)[...] = x.transpose(1, 0, 2, 3)  # a view: the rows are contiguous
+    return out

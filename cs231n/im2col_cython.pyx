@@ -463,3 +463,54 @@ def max_pool_backward(const floating[:, :, :, :] dout, const index_t[:, :, :, ::
                 for wo in range(Wo):
                     d[ho * stride * W + wo * stride + offs[a[ho * Wo + wo]]] += g[ho * sH + wo * sW]
     return result
+
+
+# ---------------------------------------------------------------------------- layout
+
+
+def channels_first(const floating[:, :, :, :] x, out=None):
+    """Copy an (N, C, H, W) batch into a C-ordered (C, N * H * W) matrix.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W), float32 or float64, any strides
+    out : optional ndarray of shape (C, N * H * W), dtype of ``x``, rows contiguous
+
+    Returns
+    -------
+    rows : ndarray of shape (C, N * H * W): row c holds channel c of every image
+    """
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t sN = x.strides[0] // sizeof(floating), sC = x.strides[1] // sizeof(floating)
+    cdef Py_ssize_t sH = x.strides[2] // sizeof(floating), sW = x.strides[3] // sizeof(floating)
+    dtype = np.float32 if floating is float else np.float64
+    shape = (C, N * H * W)
+    if out is None:
+        out = np.empty(shape, dtype=dtype)
+    else:
+        _check_buffer("channels_first: out", out, shape, dtype)
+    if N * C * H * W == 0:
+        return out
+    cdef floating[:, :] rows = out
+    cdef Py_ssize_t ld = rows.strides[0] // sizeof(floating)
+    cdef const floating* xp = &x[0, 0, 0, 0]
+    cdef floating* rp = &rows[0, 0]
+    cdef Py_ssize_t t, n, c, h, w
+    cdef const floating* src
+    cdef floating* dst
+    cdef int nt = _threads(N * C * H * W)
+    with nogil:
+        # One task per (channel, image): H * W values, no two tasks write the same.
+        for t in prange(N * C, schedule="dynamic", chunksize=_grain(N * C, nt),
+                        num_threads=nt):
+            c = t // N
+            n = t % N
+            src = xp + n * sN + c * sC
+            dst = rp + c * ld + n * H * W
+            if sW == 1 and sH == W:
+                memcpy(dst, src, H * W * sizeof(floating))
+            else:
+                for h in range(H):
+                    for w in range(W):
+                        dst[h * W + w] = src[h * sH + w * sW]
+    return out

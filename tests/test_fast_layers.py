@@ -212,12 +212,39 @@ def test_conv_accepts_any_memory_layout(backend, rng):
     grads = conv_backward_fast(dout, cache)
     channel_major = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
     flipped = np.ascontiguousarray(x[:, :, :, ::-1])[:, :, :, ::-1]
-    for x_view in (channel_major, flipped):
+    dout_channel_major = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    for x_view, dout_view in zip(
+        (channel_major, flipped, x), (np.asfortranarray(dout), dout_channel_major, out * 0 + dout)
+    ):
         out2, cache2 = conv_forward_fast(x_view, w, b, conv_param)
         assert rel_error(out2, out) < 1e-12
-        grads2 = conv_backward_fast(np.asfortranarray(dout), cache2)
+        grads2 = conv_backward_fast(dout_view, cache2)
         for g2, g in zip(grads2, grads):
             assert rel_error(g2, g) < 1e-12
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_conv_in_chunks_matches_one_chunk(backend, rng, monkeypatch, dtype):
+    """Large batches are processed a few images at a time; the results must not change."""
+    x, w = rng.standard_normal((7, 3, 9, 8)), rng.standard_normal((4, 3, 3, 3))
+    b = rng.standard_normal(4)
+    x, w, b = (a.astype(dtype) for a in (x, w, b))
+    conv_param = {"stride": 1, "pad": 1}
+    out, cache = conv_forward_fast(x, w, b, conv_param)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    grads = conv_backward_fast(dout, cache)
+    assert len(cache[5]) == 1  # one chunk, columns kept
+    bytes_per_image = (3 * 3 * 3 + 1) * 9 * 8 * np.dtype(dtype).itemsize
+    monkeypatch.setattr(fast_layers, "_KEEP_BYTES", 0)
+    monkeypatch.setattr(fast_layers, "_CHUNK_BYTES", 3 * bytes_per_image)
+    out2, cache2 = conv_forward_fast(x, w, b, conv_param)
+    assert [c for c in cache2[5]] == [(0, 3), (3, 6), (6, 7)]
+    grads2 = conv_backward_fast(dout, cache2)
+    tol = 1e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_array_equal(out2, out)  # each output column is the same product
+    for g2, g in zip(grads2, grads):
+        assert g2.dtype == dtype
+        assert scaled_error(g2, g) < tol
 
 
 def test_conv_backends_give_identical_results(rng):

@@ -96,6 +96,19 @@ def test_conv_kernels_agree_bit_for_bit(rng, dtype, x_shape, HH, WW, pad, stride
     np.testing.assert_array_equal(dx, numpy_kernels.col2im(c, *x_shape, HH, WW, pad, stride))
 
 
+@pytest.mark.parametrize("kernels", KERNELS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_channels_first(rng, kernels, dtype):
+    x = rng.standard_normal((5, 4, 6, 7)).astype(dtype)
+    expected = x.transpose(1, 0, 2, 3).reshape(4, -1)
+    for x_view in layouts(x):
+        np.testing.assert_array_equal(kernels.channels_first(x_view), expected)
+    buf = np.empty((4, 500), dtype=dtype)
+    rows = kernels.channels_first(x, out=buf[:, : 5 * 6 * 7])
+    np.testing.assert_array_equal(buf[:, : 5 * 6 * 7], expected)
+    assert rows.base is buf or rows.base is buf.base
+
+
 POOLS = [
     ((2, 3, 8, 8), 2, 2, 2),
     ((2, 3, 7, 9), 3, 3, 2),
