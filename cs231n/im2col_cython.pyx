@@ -301,23 +301,30 @@ cdef void _pool_2x2_row(const floating* r0, const floating* r1, Py_ssize_t Wo,
     cdef bint t
     if floating is float:
         # gcc vectorises this form for float (not for double, where it branches).
+        # A NaN wins here, but the last one; the loop after moves k to the first.
         for wo in range(Wo):
             m = r0[2 * wo]
             k = 0
             b = r0[2 * wo + 1]
-            t = _beats(b, m)
+            t = (b > m) | (b != b)
             m = b if t else m
             k = 1 if t else k
             c = r1[2 * wo]
-            t = _beats(c, m)
+            t = (c > m) | (c != c)
             m = c if t else m
             k = 2 if t else k
             d = r1[2 * wo + 1]
-            t = _beats(d, m)
+            t = (d > m) | (d != d)
             m = d if t else m
             k = 3 if t else k
             out[wo] = m
             arg[wo] = <index_t>k
+        for wo in range(Wo):
+            if out[wo] != out[wo]:  # rare
+                nan_a = r0[2 * wo] != r0[2 * wo]
+                nan_b = r0[2 * wo + 1] != r0[2 * wo + 1]
+                nan_c = r1[2 * wo] != r1[2 * wo]
+                arg[wo] = <index_t>((1 - nan_a) * (1 + (1 - nan_b) * (1 + (1 - nan_c))))
     else:
         for wo in range(Wo):
             a = r0[2 * wo]
