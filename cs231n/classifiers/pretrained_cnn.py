@@ -405,6 +405,9 @@ class PretrainedCNN:
         try:
             with os.fdopen(fd, "wb") as f:
                 np.savez_compressed(f, **arrays)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it normal rights
             os.replace(tmp, path)  # readers see the old file or the new one, never half
         except BaseException:
             if os.path.exists(tmp):

@@ -6,6 +6,7 @@ and every loading error; the shipped weights load and classify their data set.
 """
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -128,6 +129,9 @@ def test_save_load_round_trip(tmp_path, rng):
     path = tmp_path / "w.npz"
     model.save(path, val_accuracy=0.5)
     assert not list(tmp_path.glob("*.tmp"))  # no temporary file left behind
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # rights of any new file, not 0600
     loaded = PretrainedCNN.load(path, dtype=np.float64)
     assert loaded.class_names == ["a", "b", "c"]
     assert loaded.metadata["val_accuracy"] == 0.5
