@@ -15,8 +15,10 @@ filters as the rows of a (F, C*HH*WW) matrix, ``filters @ cols`` is the whole
 output. The bias rides along as one more filter column times a row of ones in
 ``cols``. Backward is two more products (``dw`` and ``dcols``) and "col2im", the
 adjoint of im2col, which sums the column gradients back into image positions.
-Max pooling records where each maximum was in one pass, and backward routes each
-upstream gradient there.
+Large batches go a chunk of images at a time, so that each chunk's columns are
+still in the CPU caches when the product reads them (``cols`` for a whole batch
+can take hundreds of MB). Max pooling records where each maximum was in one
+pass, and backward routes each upstream gradient there.
 
 Backends. The copies (im2col, col2im, pooling) run in the compiled extension
 ``cs231n.im2col_cython`` (threaded, built by ``pip install``) when it is there,
@@ -24,7 +26,9 @@ otherwise in its pure-numpy twin ``cs231n.im2col``, which gives the same results
 only slower; a warning says so once. ``BACKEND`` names the one in use
 (``"cython"`` or ``"numpy"``); set the environment variable
 ``CS231N_NUMPY_FALLBACK=1`` to force numpy, or switch for a block of code with
-``with use_backend("numpy"): ...``.
+``with use_backend("numpy"): ...``. Unless ``OMP_WAIT_POLICY`` or
+``GOMP_SPINCOUNT`` is set, loading the extension sets ``OMP_WAIT_POLICY=PASSIVE``:
+OpenMP threads that spin after a kernel would take the cores from numpy's BLAS.
 
 Layout note. ``conv_forward_*`` return ``out`` as a transposed view of the product
 (memory order F, N, H_out, W_out): a correct ``(N, F, H_out, W_out)`` array that
@@ -141,7 +145,16 @@ def _check_conv(func, x, w, b, conv_param):
     if np.shape(b) != (w.shape[0],):
         raise ValueError(f"{func}: b must have shape ({w.shape[0]},), got {np.shape(b)}.")
     dtype = np.result_type(x, w, b)  # float32 stays float32 unless mixed with float64
+    _check_kernel_dtype(func, dtype)
     return dtype, int(stride), int(pad), H_out, W_out
+
+
+def _check_kernel_dtype(func, dtype):
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(
+            f"{func}: the fast layers compute in float32 or float64, got {np.dtype(dtype)}; "
+            "convert the inputs with .astype(np.float32)."
+        )
 
 
 # Columns up to _KEEP_BYTES are made in one go and kept for the backward pass;
@@ -179,7 +192,9 @@ def conv_forward_im2col(x, w, b, conv_param):
     -------
     out : ndarray of shape (N, F, H_out, W_out), dtype of the inputs (see the layout
         note in the module docstring)
-    cache : for ``conv_backward_im2col``
+    cache : (x, w_shape, w_aug, stride, pad, chunks, per_chunk, kept_cols, kernels) for
+        ``conv_backward_im2col``; ``kept_cols`` is None when the columns were made in
+        chunks (backward makes them again rather than keep them all in memory)
     """
     dtype, stride, pad, H_out, W_out = _check_conv("conv_forward_im2col", x, w, b, conv_param)
     x = x.astype(dtype, copy=False)
@@ -238,7 +253,7 @@ def conv_backward_im2col(dout, cache):
     dtype = w_aug.dtype
     w_rows_T = w_aug[:, :K].T  # (K, F)
     dx = np.empty((N, C, H, W), dtype=dtype)
-    dw_aug = np.zeros((F, K + 1), dtype=dtype)
+    dw_aug = np.empty((F, K + 1), dtype=dtype)  # dw, then db in the last column
     dw_part = np.empty((F, K + 1), dtype=dtype)
     buf = kept_cols if kept_cols is not None else np.empty((K + 1, per_chunk * P), dtype=dtype)
     dcols = np.empty((K, per_chunk * P), dtype=dtype)
@@ -249,8 +264,11 @@ def conv_backward_im2col(dout, cache):
         if kept_cols is None:
             kernels.im2col(x[n0:n1], HH, WW, pad, stride, True, out=cols)
         d = _chunk_rows(dout[n0:n1].astype(dtype, copy=False), d_buf[:, :m], kernels)
-        np.matmul(d, cols.T, out=dw_part)  # (F, K + 1)
-        dw_aug += dw_part
+        if n0 == 0:
+            np.matmul(d, cols.T, out=dw_aug)  # (F, K + 1)
+        else:
+            np.matmul(d, cols.T, out=dw_part)
+            dw_aug += dw_part
         np.matmul(w_rows_T, d, out=dcols[:, :m])  # (K, m)
         kernels.col2im(dcols[:, :m], n1 - n0, C, H, W, HH, WW, pad, stride, out=dx[n0:n1])
     dw = dw_aug[:, :K].reshape(w_shape)
@@ -339,6 +357,7 @@ def _check_pool(func, x, pool_param):
     """Check a pooling layer's inputs; return (PH, PW, stride, H_out, W_out)."""
     check_ndim(func, "x", x, 4)
     check_float(func, "x", x)
+    _check_kernel_dtype(func, x.dtype)
     H_out, W_out = _pool_output_size(func, x.shape, pool_param)
     PH, PW, stride = (int(pool_param[k]) for k in ("pool_height", "pool_width", "stride"))
     return PH, PW, stride, H_out, W_out

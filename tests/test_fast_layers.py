@@ -285,6 +285,16 @@ def test_conv_rejects_bad_parameters(change, message):
             forward(x, w, b, conv_param)
 
 
+def test_fast_layers_reject_float16():
+    x = np.zeros((1, 1, 4, 4), dtype=np.float16)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        conv_forward_fast(
+            x, np.zeros((1, 1, 3, 3), np.float16), np.zeros(1, np.float16), {"stride": 1, "pad": 1}
+        )
+    with pytest.raises(TypeError, match="float32 or float64"):
+        max_pool_forward_fast(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
+
+
 def test_conv_rejects_non_float_input_and_wrong_dout():
     x, w, b = np.zeros((2, 3, 5, 5), dtype=np.int64), np.zeros((2, 3, 3, 3)), np.zeros(2)
     with pytest.raises(TypeError, match="floating-point"):
