@@ -275,6 +275,14 @@ def _cmd(args):
         f"Released {info['assignment']} to {where}: {len(info['files'])} files, "
         f"{len(info['stubbed'])} regions stubbed."
     )
+    _, number = parse_assignment(args.assignment)
+    earlier = sorted({n.split(".")[0] for n in info["stubbed"] if int(n[1]) < number})
+    if earlier and not args.reveal_earlier:
+        print(
+            f"Note: regions of {', '.join(earlier)} are stubbed too, and this assignment's "
+            "code builds on some of them (e.g. affine/relu layers): students need their "
+            "earlier solutions, or release with --reveal-earlier."
+        )
     return 0
 
 
