@@ -224,6 +224,9 @@ cdef void _col2im_plane(const floating* cols, Py_ssize_t ld,
                 if stride == 1:
                     for wo in range(lo, end):
                         row[wo] += src[ho * Wo + wo]
+                elif stride == 2:
+                    for wo in range(lo, end):
+                        row[2 * wo] += src[ho * Wo + wo]
                 else:
                     for wo in range(lo, end):
                         row[wo * stride] += src[ho * Wo + wo]
