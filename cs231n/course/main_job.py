@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cs231n.course import sandbox
 from cs231n.course.collect import collect
-from cs231n.course.notebooks import discover, find_repo_root, run_all
+from cs231n.course.notebooks import discover, find_repo_root, run_all, single_threaded_blas
 from cs231n.course.release import build_release, solution_tree
 
 
@@ -59,6 +59,7 @@ def grade_loop(root, assignments, stream=sys.stdout):
 
 
 def _cmd(args):
+    single_threaded_blas()
     root = find_repo_root()
     paths = discover(root, args.assignment)
     nb_rows = run_all(paths, root / "build" / "notebooks") if paths else []

@@ -109,7 +109,18 @@ def print_summary(rows, stream=sys.stdout):
     print(f"\n{len(rows)} notebooks, {failed} failed, {total:.0f} s in all.", file=stream)
 
 
+def single_threaded_blas():
+    """One BLAS/OpenMP thread per kernel unless the user chose otherwise.
+
+    The notebooks do many small matrix products, which extra threads slow down on a
+    machine with few cores; the kernels inherit this environment.
+    """
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+
+
 def _cmd(args):
+    single_threaded_blas()
     root = find_repo_root()
     if args.paths:
         paths = [Path(p).resolve() for p in args.paths]
