@@ -27,6 +27,12 @@ images per second of a ThreeLayerConvNet training step (forward + backward, batc
 50, float32, default sizes) when ``cs231n.classifiers.cnn`` exists.
 
     python scripts/bench_fast_layers.py [--repeat 30] [--naive-repeat 2] [--no-naive]
+
+On a machine busy with other work, wall-clock times of threaded code mostly
+measure the scheduler; for the overhead of the layers alone, run single-threaded
+on CPU time:
+
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python scripts/bench_fast_layers.py --clock cpu
 """
 
 import argparse
@@ -54,14 +60,17 @@ POOL_SHAPES = [(100, 3, 32, 32), (64, 64, 16, 16)]
 POOL_PARAM = {"pool_height": 2, "pool_width": 2, "stride": 2}
 
 
+CLOCK = time.perf_counter  # --clock cpu: time.thread_time
+
+
 def interleaved_best(fns, repeat):
-    """Best wall-clock time (s) of each function, running them in turn `repeat` times."""
+    """Best time (s) of each function on CLOCK, running them in turn `repeat` times."""
     best = [float("inf")] * len(fns)
     for _ in range(repeat):
         for i, fn in enumerate(fns):
-            start = time.perf_counter()
+            start = CLOCK()
             fn()
-            best[i] = min(best[i], time.perf_counter() - start)
+            best[i] = min(best[i], CLOCK() - start)
     return best
 
 
@@ -293,7 +302,8 @@ def describe_machine():
             f"{i['internal_api']} {i.get('architecture', '')} x{i['num_threads']}"
             for i in threadpool_info()
         )
-    env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OMP_NUM_THREADS") if k in os.environ}
+    names = ("OPENBLAS_CORETYPE", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY")
+    env = {k: os.environ[k] for k in names if k in os.environ}
     print(
         f"backend {fast_layers.BACKEND}; numpy {np.__version__}; {os.cpu_count()} cores; "
         f"load average {os.getloadavg()[0]:.1f}"
@@ -307,7 +317,21 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=30, help="best of this many runs")
     parser.add_argument("--naive-repeat", type=int, default=2, help="runs of the naive layers")
     parser.add_argument("--no-naive", action="store_true", help="skip the (slow) naive layers")
+    parser.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="cpu: this thread's CPU time, which a busy machine inflates far less; only "
+        "meaningful single-threaded (OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1)",
+    )
     args = parser.parse_args(argv)
+    global CLOCK
+    if args.clock == "cpu":
+        CLOCK = time.thread_time
+        single = all(os.environ.get(k) == "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"))
+        if not single:
+            parser.error("--clock cpu needs OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1")
+    print(f"clock: {args.clock} ({CLOCK.__name__})")
     torch = load_torch()
     if torch is not None:
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
