@@ -15,12 +15,19 @@ of one or more reference captions of the same image:
 At the corpus level (what papers report) the clipped counts, the candidate counts and
 the lengths are summed over all captions before dividing; it is not the average of
 per-caption scores. BLEU lies in [0, 1]; it is 0 when some order n has no match.
+
+Two helpers evaluate a captioning model on a COCO data dict: ``evaluate_captions``
+(greedy captions for the images of a split, their BLEU-4 and exact-match rate) and
+``loss_by_position`` (the teacher-forced loss of each word position, which shows where
+in a caption a model loses track of the image).
 """
 
 import math
 from collections import Counter
 
-__all__ = ["ngrams", "corpus_bleu", "sentence_bleu", "evaluate_captions"]
+import numpy as np
+
+__all__ = ["ngrams", "corpus_bleu", "sentence_bleu", "evaluate_captions", "loss_by_position"]
 
 
 def ngrams(words, n):
@@ -159,3 +166,34 @@ def evaluate_captions(model, data, split="val", num_images=None, max_length=None
         "captions": captions,
         "references": references,
     }
+
+
+def loss_by_position(model, data, split="val", num_captions=1000):
+    """Average cross-entropy of the ground-truth word at each position of the captions.
+
+    With teacher forcing the model predicts word t + 1 from the image and words 0..t.
+    The loss of captions cut after t + 1 tokens minus the loss cut after t tokens is
+    the loss at position t; dividing by the fraction of captions that have a word
+    there gives nats per word. Only ``model.loss`` is used.
+
+    Parameters
+    ----------
+    model : a captioning model with ``loss(features, captions)`` (sum over time, mean over N)
+    data : dict from ``coco_utils.load_coco_data``
+    split : "train" or "val"
+    num_captions : int, use the first this many captions of the split
+
+    Returns
+    -------
+    per_word : ndarray of shape (T - 1,), nats per word at each position; position 0
+        is the first word after <START>; NaN where no caption is that long
+    """
+    captions = data[f"{split}_captions"][:num_captions]
+    features = data[f"{split}_features"][data[f"{split}_image_idxs"][:num_captions]]
+    null = data["word_to_idx"]["<NULL>"]
+    totals = [0.0] + [
+        model.loss(features, captions[:, : t + 1])[0] for t in range(1, captions.shape[1])
+    ]
+    present = (captions[:, 1:] != null).mean(axis=0)  # (T - 1,)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(present > 0, np.diff(totals) / present, np.nan)

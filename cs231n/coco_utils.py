@@ -228,6 +228,41 @@ def _check_split(data, split, V, where):
         )
 
 
+class H5Images:
+    """The images of an ``images`` dataset in an HDF5 file, read only when indexed.
+
+    Behaves like a read-only uint8 array of shape (N, H, W, 3) for indexing
+    (``images[i]``, ``images[[i, j]]``), ``len`` and ``np.asarray``, without holding
+    20,000 images in memory.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        with _open_h5(self.path) as f:
+            if "images" not in f:
+                raise ValueError(f"COCO file {self.path} lacks the dataset 'images'.")
+            self.shape, self.dtype = f["images"].shape, f["images"].dtype
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, idx):
+        with _open_h5(self.path) as f:
+            if np.ndim(idx) == 0:
+                return np.asarray(f["images"][idx])
+            idx = np.asarray(idx)
+            unique, inverse = np.unique(idx, return_inverse=True)  # HDF5 wants sorted indices
+            return np.asarray(f["images"][unique])[inverse.reshape(idx.shape)]
+
+    def __array__(self, dtype=None, copy=None):
+        with _open_h5(self.path) as f:
+            images = np.asarray(f["images"])
+        return images if dtype is None else images.astype(dtype)
+
+    def __repr__(self):
+        return f"H5Images({str(self.path)!r}, shape={self.shape})"
+
+
 def load_coco_data(base_dir=None, max_train=None, pca_features=True):
     """Load the COCO captioning data: captions, image features, vocabulary, URLs.
 
@@ -247,7 +282,8 @@ def load_coco_data(base_dir=None, max_train=None, pca_features=True):
         train_features (N_train_images, D) float32, val_features,
         idx_to_word (list of V words), word_to_idx (dict),
         train_urls (N_train_images,) str array, val_urls,
-        and, when the folder has them, train_images / val_images (N_images, H, W, 3) uint8
+        and, when the folder has them, train_images / val_images: the images, (N_images,
+        H, W, 3) uint8, as ``H5Images`` read from disk when indexed
     """
     base = Path(coco_dir() if base_dir is None else base_dir)
     if not base.is_dir():
@@ -269,7 +305,7 @@ def load_coco_data(base_dir=None, max_train=None, pca_features=True):
         _check_split(data, split, len(data["idx_to_word"]), str(base / CAPTION_FILE))
         images_file = base / f"{split}2014_images.h5"
         if images_file.is_file():
-            data[f"{split}_images"] = _read_h5_datasets(images_file, ["images"])["images"]
+            data[f"{split}_images"] = H5Images(images_file)
 
     if max_train is not None:
         num_train = data["train_captions"].shape[0]

@@ -6,9 +6,17 @@ while it was written; nltk is not a dependency, so the tests use hand computatio
 
 import math
 
+import numpy as np
 import pytest
 
-from cs231n.captioning_metrics import corpus_bleu, ngrams, sentence_bleu
+from cs231n.captioning_metrics import (
+    corpus_bleu,
+    evaluate_captions,
+    loss_by_position,
+    ngrams,
+    sentence_bleu,
+)
+from cs231n.classifiers.rnn import CaptioningRNN
 
 CAT = "the cat sat on the mat"
 CAT_REF = "the cat is on the mat"
@@ -78,3 +86,68 @@ def test_accepts_word_lists_and_rejects_mismatched_lengths():
         corpus_bleu([CAT, CAT], [[CAT_REF]])
     with pytest.raises(ValueError, match="at least one reference"):
         corpus_bleu([CAT], [[]])
+
+
+# ---------------------------------------------------------------------------
+# Evaluating a model on a data dict
+# ---------------------------------------------------------------------------
+
+WORDS = ["<NULL>", "<START>", "<END>", "<UNK>", "a", "red", "blue", "circle"]
+
+
+def caption_data():
+    """Two images with two reference captions each (rows of word indices)."""
+    captions = np.array(
+        [
+            [1, 4, 5, 7, 2, 0],  # image 0: a red circle
+            [1, 5, 7, 2, 0, 0],  # image 0: red circle
+            [1, 4, 6, 7, 2, 0],  # image 1: a blue circle
+            [1, 6, 7, 2, 0, 0],  # image 1: blue circle
+        ]
+    )
+    return {
+        "val_captions": captions,
+        "val_image_idxs": np.array([0, 0, 1, 1]),
+        "val_features": np.eye(2),
+        "idx_to_word": WORDS,
+        "word_to_idx": {w: i for i, w in enumerate(WORDS)},
+    }
+
+
+class FixedSampler:
+    """A 'model' whose samples are given: image i gets rows[i]."""
+
+    def __init__(self, rows):
+        self.rows = np.array(rows)
+
+    def sample(self, features, max_length=30):
+        idx = features.argmax(axis=1)
+        return self.rows[idx][:, :max_length]
+
+
+def test_evaluate_captions():
+    data = caption_data()
+    perfect = FixedSampler([[4, 5, 7, 2, 0], [6, 7, 2, 0, 0]])  # "a red circle", "blue circle"
+    result = evaluate_captions(perfect, data, "val")
+    assert result["captions"] == ["a red circle", "blue circle"]
+    assert result["exact"] == 1.0 and result["image_idxs"] == [0, 1]
+    # BLEU-4 of captions shorter than 4 words has no 4-grams: 0 (see corpus_bleu).
+    assert result["bleu4"] == 0.0
+    wrong = FixedSampler([[4, 6, 7, 2, 0], [6, 7, 2, 0, 0]])  # image 0 called blue
+    result = evaluate_captions(wrong, data, "val", num_images=1)
+    assert result["captions"] == ["a blue circle"] and result["exact"] == 0.0
+    assert result["references"] == [["a red circle", "red circle"]]
+
+
+def test_loss_by_position_adds_up_to_the_loss():
+    data = caption_data()
+    data["val_features"] = np.random.default_rng(0).standard_normal((2, 3))
+    model = CaptioningRNN(
+        data["word_to_idx"], input_dim=3, wordvec_dim=4, hidden_dim=5, dtype=np.float64, seed=0
+    )
+    per_word = loss_by_position(model, data, "val")
+    present = (data["val_captions"][:, 1:] != 0).mean(axis=0)
+    features = data["val_features"][data["val_image_idxs"]]
+    total = model.loss(features, data["val_captions"])[0]
+    assert np.nansum(per_word * present) == pytest.approx(total)
+    assert per_word.shape == (5,) and np.isnan(per_word[-1])  # no caption has a 5th word

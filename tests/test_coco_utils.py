@@ -120,6 +120,9 @@ def test_images_are_loaded_when_present(tmp_path):
     data = load_coco_data(tmp_path / "coco")
     np.testing.assert_array_equal(data["val_images"], written["val_images"])
     np.testing.assert_array_equal(coco_image(data, "val", 2), written["val_images"][2])
+    # Read from disk when indexed, in any order, repeats allowed.
+    assert data["val_images"].shape == (3, 8, 8, 3) and len(data["val_images"]) == 3
+    np.testing.assert_array_equal(data["val_images"][[2, 0, 2]], written["val_images"][[2, 0, 2]])
 
 
 # ---------------------------------------------------------------------------

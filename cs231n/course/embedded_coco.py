@@ -53,7 +53,7 @@ import numpy as np
 GENERATOR_VERSION = 1
 SEED = 231
 IMAGE_SIZE = 64
-NUM_TRAIN_IMAGES = 10000
+NUM_TRAIN_IMAGES = 20000
 NUM_VAL_IMAGES = 1000
 MAX_WORDS = 15  # captions hold <START>, at most 15 words, <END>: T = 17, as the real set
 PCA_DIM = 512
@@ -350,8 +350,15 @@ def _write_h5(path, **datasets):
 
     with h5py.File(path, "w") as f:
         for name, value in datasets.items():
-            # Images compress well (flat colours); features and captions are stored plainly.
-            kwargs = {"compression": "gzip", "compression_opts": 4} if value.ndim == 4 else {}
+            # Images compress well (flat colours), one chunk per image so that reading one
+            # image decompresses only that image; features and captions are stored plainly.
+            kwargs = {}
+            if value.ndim == 4:
+                kwargs = {
+                    "compression": "gzip",
+                    "compression_opts": 4,
+                    "chunks": (1, *value.shape[1:]),
+                }
             f.create_dataset(name, data=value, **kwargs)
 
 
