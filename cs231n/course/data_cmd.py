@@ -137,11 +137,20 @@ def _fetch(name, ds, root, args):
         url, checksum = _resolve(remote, args, single=len(ds.files) == 1)
         target = root / remote.filename
         existed = target.exists()
-        if existed and args.force and not dl.checksum_matches(target, checksum):
-            backup = dl.move_aside(target)
-            print(f"{name}: {target} failed its checksum; moved it to {backup}.")
+        if (
+            existed
+            and args.force
+            and (checksum is None or not dl.checksum_matches(target, checksum))
+        ):
+            backup = dl.move_aside(target)  # unverifiable or wrong: fetch afresh, keep the old
+            print(f"{name}: moved the existing {target.name} to {backup}.")
             existed = False
-        print(f"{name}: fetching {remote.filename} from {url}")
+        if checksum is None:
+            print(f"{name}: no checksum for {remote.filename}; its contents are checked instead.")
+        if existed:
+            print(f"{name}: using the {remote.filename} already in {root}")
+        else:
+            print(f"{name}: fetching {remote.filename} from {url}")
         dl.download(url, target, checksum=checksum, progress=not args.quiet)
         if remote.unpack:
             try:
@@ -160,8 +169,8 @@ def _fetch(name, ds, root, args):
 def cmd_download(args):
     root = Path(args.root) if args.root else data_utils.data_root()
     names = list(DATASETS) if args.dataset == "all" else [args.dataset]
-    if (args.url or args.checksum) and any(len(DATASETS[n].files) != 1 for n in names):
-        print("--url and --checksum apply to a single data set of a single file.", file=sys.stderr)
+    if (args.url or args.checksum) and (len(names) > 1 or len(DATASETS[names[0]].files) != 1):
+        print("--url and --checksum apply to one data set of one file.", file=sys.stderr)
         return 2
     status = 0
     for name in names:

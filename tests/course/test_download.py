@@ -376,3 +376,48 @@ def test_extract_check_rejects_contents(tmp_path, rng):
     with pytest.raises(ValueError, match="not what we expected"):
         dl.extract_archive(archive, tmp_path / "out", "cifar-10-batches-py", check=refuse)
     assert list((tmp_path / "out").iterdir()) == []
+
+
+# ----------------------------------------------------------------------------------------
+# The registry: another data set is one more entry
+# ----------------------------------------------------------------------------------------
+
+
+def test_registry_entry_without_checksum_is_checked_by_contents(tmp_path, server, monkeypatch):
+    import zipfile
+
+    from cs231n.course import data_cmd
+
+    def check(path):
+        if (path / "words.txt").read_text() != "hello":
+            raise ValueError("words.txt is wrong")
+        return "1 file"
+
+    entry = data_cmd.Dataset(
+        name="toy",
+        description="a toy set",
+        folder="toy",
+        files=[data_cmd.RemoteFile(server.url("/toy.zip"), "toy.zip", checksum=None, unpack=True)],
+        check=check,
+    )
+    monkeypatch.setitem(data_cmd.DATASETS, "toy", entry)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("toy/words.txt", "hello")
+    server.files["/toy.zip"] = buf.getvalue()
+    root = tmp_path / "data"
+    assert main(["data", "download", "toy", "--root", str(root), "-q"]) == 0
+    assert (root / "toy" / "words.txt").read_text() == "hello"
+    assert sorted(p.name for p in root.iterdir()) == ["toy"]  # zip removed, no temp folders
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("toy/words.txt", "garbage")
+    server.files["/toy.zip"] = buf.getvalue()
+    assert main(["data", "download", "toy", "--root", str(root), "-q", "--force"]) == 1
+    assert (root / "toy" / "words.txt").read_text() == "hello"  # the good copy stays
+
+
+def test_url_override_needs_one_data_set(tmp_path):
+    argv = ["data", "download", "all", "--root", str(tmp_path), "--url", "http://127.0.0.1:1/"]
+    assert main(argv) == 2
