@@ -109,9 +109,20 @@ def cifar10_dir(announce=True):
             print(f"Using the real CIFAR-10 data set at {real}.")
         return str(real)
 
+    if real.exists() and not is_embedded(real):
+        missing = [n for n in [*TRAIN_FILES, TEST_FILE, META_FILE] if not (real / n).is_file()]
+        warnings.warn(
+            f"{real} is incomplete (missing or empty: {', '.join(missing) or 'some files'}), "
+            "so the embedded stand-in is used; fix it with `cs231n data download cifar10 --force`.",
+            stacklevel=2,
+        )
+
     from cs231n.course import embedded_cifar
 
-    path = embedded_cifar.ensure_embedded_cifar10(embedded_cifar10_path())
+    target = embedded_cifar10_path()
+    if announce and not embedded_cifar.is_current(target):
+        print("Generating the embedded CIFAR-10 stand-in (first use, a few seconds)...")
+    path = embedded_cifar.ensure_embedded_cifar10(target)
     if announce:
         print(
             f"Using the EMBEDDED stand-in for CIFAR-10 (synthetic shapes and textures, "

@@ -243,11 +243,13 @@ def test_cifar10_dir_falls_back_to_embedded(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CS231N_DATA_DIR", str(tmp_path))
     small_embedded(data_utils.embedded_cifar10_path())  # stands in for the full set
     (tmp_path / "cifar-10-batches-py").mkdir()  # an incomplete real set is not used
-    path = data_utils.cifar10_dir()
+    with pytest.warns(UserWarning, match="incomplete"):
+        path = data_utils.cifar10_dir()
     assert path == str(tmp_path / "embedded" / "cifar-10-batches-py")
     out = capsys.readouterr().out
     assert "EMBEDDED" in out and "cs231n data download cifar10" in out
     assert data_utils.is_embedded(path)
+    (tmp_path / "cifar-10-batches-py").rmdir()
     assert data_utils.cifar10_dir(announce=False) == path
     assert capsys.readouterr().out == ""
     assert data_utils.cifar10_class_names() == embedded_cifar.CLASS_NAMES
