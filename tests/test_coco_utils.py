@@ -322,3 +322,23 @@ def test_coco_dir_falls_back_to_embedded(tmp_path, monkeypatch, capsys):
     assert "EMBEDDED" in capsys.readouterr().out
     data = load_coco_data(path)
     assert data["train_images"].shape == (20, 64, 64, 3)
+
+
+def test_plot_captioned_images_with_missing_images():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cs231n.coco_utils import plot_captioned_images
+
+    image = np.zeros((8, 8, 3), dtype=np.uint8)
+    fig = plot_captioned_images(
+        [image, None, image], ["a cat", "a dog\nGT: a cat", "x " * 40], ncols=2
+    )
+    axes = fig.axes
+    assert len(axes) == 4  # a 2x2 grid; the last panel stays empty
+    assert axes[0].get_title() == "a cat" and len(axes[0].images) == 1
+    assert "not available offline" in axes[1].texts[0].get_text() and not axes[1].images
+    assert "\n" in axes[2].get_title(), "long captions are wrapped"
+    plt.close(fig)

@@ -21,13 +21,13 @@ the same loader (``coco_utils.load_coco_data``) reads it:
 3x3 grid of places. An object has a colour (red, green, blue, yellow, purple), a
 shape (circle, square, triangle, diamond) and a size (small, large).
 
-**Captions.** Five phrasings per image, 6 to 15 words long, say what the objects are
+**Captions.** Five phrasings per image, 7 to 15 words long, say what the objects are
 and where, e.g. "a red circle to the left of a blue square", "the circle on the left
 is red and the square on the right is blue", "a small yellow diamond , a large green
 triangle and a small red square". Long phrasings mention an object's colour up to 14
 words after the caption starts: a model must carry what it saw in the image across
 many time steps, which is where an LSTM does better than a vanilla RNN. Words come
-from a vocabulary of about forty words plus the special tokens <NULL> (padding, index
+from a vocabulary of 29 words plus the special tokens <NULL> (padding, index
 0), <START>, <END> and <UNK>, as in the real set.
 
 **Features.** The real set's features are the activations of a CNN trained on
@@ -36,9 +36,17 @@ notebook of assignment 1: on an 8x8 grid of 8x8-pixel cells, a histogram of
 gradient orientations (9 bins, HOG-like) and a saturation-weighted hue histogram
 (7 bins), 64 * 16 = 1024 numbers per image; the "_pca" files hold their projection
 on the first 512 principal components of the training images, as for the real set.
+All features are scaled by one constant so that the PCA features have unit variance
+on average.
 
-The set is generated deterministically (fixed seed) on first use, in seconds, into
-``data_root()/embedded/coco_captioning`` and placed atomically.
+**Size.** 20,000 training images (100,000 captions) and 1,000 validation images (5,000
+captions), about 140 MB on disk. Generated deterministically (fixed seed) on first use,
+in about 15 s of CPU time, into ``data_root()/embedded/coco_captioning`` and placed
+atomically.
+
+**How hard it is.** With the settings of the notebooks (hidden size 128, two epochs,
+about a minute of training), an LSTM captions 76% of the validation images exactly as
+one of their references (BLEU-4 0.93) and a vanilla RNN 29% (BLEU-4 0.70).
 """
 
 import hashlib
