@@ -150,7 +150,8 @@ class CaptioningSolver:
         total = 0.0
         for start in range(0, len(idx), batch_size):
             batch = idx[start : start + batch_size]
-            loss, _ = self.model.loss(*self._minibatch(split, batch)[::-1])
+            captions, features = self._minibatch(split, batch)
+            loss, _ = self.model.loss(features, captions)
             total += loss * len(batch)  # the loss is averaged over the minibatch
         return total / max(len(idx), 1)
 
