@@ -12,9 +12,7 @@ def check_ndim(func, name, arr, ndim):
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"{func}: {name} must be a numpy array, got {type(arr).__name__}.")
     if arr.ndim != ndim:
-        raise ValueError(
-            f"{func}: {name} must have {ndim} dimensions, got shape {arr.shape}."
-        )
+        raise ValueError(f"{func}: {name} must have {ndim} dimensions, got shape {arr.shape}.")
 
 
 def check_float(func, name, arr):

@@ -115,7 +115,7 @@ def eval_numerical_gradient_blobs(f, inputs, output, h=1e-5):
             f(*inputs)
             neg = np.copy(output)
             input_blob[idx] = orig
-            diff[idx] = np.sum((pos - neg)) / (2.0 * h)
+            diff[idx] = np.sum(pos - neg) / (2.0 * h)
             it.iternext()
         numeric_diffs.append(diff)
     return numeric_diffs

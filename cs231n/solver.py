@@ -56,9 +56,13 @@ class Solver:
     def __init__(self, model, data, **kwargs):
         missing = [k for k in _REQUIRED_DATA if k not in data]
         if missing:
-            raise KeyError(f"Solver: the data dict is missing {missing}; it needs {_REQUIRED_DATA}.")
+            raise KeyError(
+                f"Solver: the data dict is missing {missing}; it needs {_REQUIRED_DATA}."
+            )
         if not hasattr(model, "params") or not hasattr(model, "loss"):
-            raise TypeError("Solver: the model must have a `params` dict and a `loss(X, y)` method.")
+            raise TypeError(
+                "Solver: the model must have a `params` dict and a `loss(X, y)` method."
+            )
         self.model = model
         self.X_train = data["X_train"]
         self.y_train = data["y_train"]
@@ -204,7 +208,9 @@ class Solver:
                 train_acc = self.check_accuracy(
                     self.X_train, self.y_train, num_samples=self.num_train_samples
                 )
-                val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples)
+                val_acc = self.check_accuracy(
+                    self.X_val, self.y_val, num_samples=self.num_val_samples
+                )
                 self.train_acc_history.append(train_acc)
                 self.val_acc_history.append(val_acc)
                 self._save_checkpoint()

@@ -16,7 +16,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from cs231n.gradient_check import eval_numerical_gradient_array, rel_error
+from cs231n.gradient_check import eval_numerical_gradient_array, rel_error  # noqa: E402
 
 # Notebooks and tests must never wait on a display.
 os.environ.setdefault("MPLBACKEND", "Agg")

@@ -131,8 +131,14 @@ def _to_pdf(html_path):
         cmd = (
             [exe, "--quiet", str(html_path), str(pdf)]
             if tool == "wkhtmltopdf"
-            else [exe, "--headless", "--no-sandbox", "--disable-gpu", f"--print-to-pdf={pdf}",
-                  html_path.resolve().as_uri()]
+            else [
+                exe,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                f"--print-to-pdf={pdf}",
+                html_path.resolve().as_uri(),
+            ]
         )
         try:
             subprocess.run(cmd, capture_output=True, timeout=120, check=True)
@@ -200,8 +206,9 @@ def _cmd(args):
 
 
 def register(sub):
-    p = sub.add_parser("collect", help="pack your submission for an assignment",
-                       description=__doc__)
+    p = sub.add_parser(
+        "collect", help="pack your submission for an assignment", description=__doc__
+    )
     p.add_argument("assignment", help="assignment1, assignment2 or assignment3")
     p.add_argument("--dir", default=".", help="the assignment folder (default: here)")
     p.add_argument("--out", help="zip to write (default: <assignment>_submission.zip)")

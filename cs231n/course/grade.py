@@ -130,14 +130,20 @@ def compare(expected, got, tol, exact=False):
         if exact or not np.issubdtype(want.dtype, np.floating):
             if not np.array_equal(have, want):
                 wrong = int(np.sum(have != want))
-                return False, f"'{key}' differs from the expected values in {wrong} of {want.size} entries"
+                return (
+                    False,
+                    f"'{key}' differs from the expected values in {wrong} of {want.size} entries",
+                )
             continue
         have = have.astype(np.float64)
         if not np.all(np.isfinite(have)):
             return False, f"'{key}' contains NaN or infinite values"
         err = float(np.max(np.abs(have - want) / np.maximum(1e-8, np.abs(have) + np.abs(want))))
         if not err <= tol:
-            return False, f"'{key}' has relative error {err:.2e} against the expected values (tolerance {tol:.0e})"
+            return (
+                False,
+                f"'{key}' has relative error {err:.2e} against the expected values (tolerance {tol:.0e})",
+            )
     return True, ""
 
 
@@ -211,7 +217,7 @@ def unpack_submission(path, dest, assignment):
             members = _safe_members(zf, notes)
             prefix = _strip_prefix([m.filename for m in members])
             for info in members:
-                rel = info.filename[len(prefix):] if prefix else info.filename
+                rel = info.filename[len(prefix) :] if prefix else info.filename
 
                 def read(info=info):
                     with zf.open(info) as f:
@@ -300,7 +306,10 @@ class Grader:
             if test.check is not None and not test.check(inputs, expected, expected)[0]:
                 raise AssertionError("the reference solution fails the check")
         except Exception as exc:  # noqa: BLE001 - a broken grading test is the grader's bug
-            return 0.0, f"internal error in the grading test ({type(exc).__name__}: {exc}); tell your instructor"
+            return (
+                0.0,
+                f"internal error in the grading test ({type(exc).__name__}: {exc}); tell your instructor",
+            )
         job = Path(tempfile.mkdtemp(prefix="job-", dir=self._tmp))
         try:
             shutil.copytree(package_dir, job / "submission" / "cs231n")
@@ -310,7 +319,10 @@ class Grader:
             limits = copy.copy(self.limits)
             limits.wall_seconds = min(limits.wall_seconds, test.wall_seconds)
             outcome = sandbox.run_limited(
-                ["runner.py"], job, limits, force_plain=not self.require_sandbox and not sandbox.bwrap_works()
+                ["runner.py"],
+                job,
+                limits,
+                force_plain=not self.require_sandbox and not sandbox.bwrap_works(),
             )
             status = {}
             if (job / "status.json").is_file():
@@ -366,18 +378,25 @@ class Grader:
             else:
                 with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
                     futures = [
-                        pool.submit(self._run_test, t, pkg / "cs231n", np.random.default_rng(seed_rng.integers(2**63)))
+                        pool.submit(
+                            self._run_test,
+                            t,
+                            pkg / "cs231n",
+                            np.random.default_rng(seed_rng.integers(2**63)),
+                        )
                         for t in self.tests
                     ]
                     results = [f.result() for f in futures]
             for t, (score, msg) in zip(self.tests, results):
-                tests_out.append({
-                    "name": t.name,
-                    "score": score,
-                    "max_score": float(t.points),
-                    "output": "passed" if score == t.points else msg,
-                    "visibility": "visible",
-                })
+                tests_out.append(
+                    {
+                        "name": t.name,
+                        "score": score,
+                        "max_score": float(t.points),
+                        "output": "passed" if score == t.points else msg,
+                        "visibility": "visible",
+                    }
+                )
         finally:
             shutil.rmtree(work, ignore_errors=True)
         total = sum(t["score"] for t in tests_out)
@@ -392,13 +411,20 @@ class Grader:
 
 
 def feedback_markdown(name, result):
-    lines = [f"# Feedback for {name}", "", f"Score: **{result['score']:g} / {result['max_score']:g}**", ""]
+    lines = [
+        f"# Feedback for {name}",
+        "",
+        f"Score: **{result['score']:g} / {result['max_score']:g}**",
+        "",
+    ]
     if result.get("output"):
         lines += [result["output"], ""]
     for t in result["tests"]:
         mark = "PASS" if t["score"] == t["max_score"] else "FAIL"
-        lines.append(f"- {mark} `{t['name']}` ({t['score']:g}/{t['max_score']:g})"
-                     + ("" if mark == "PASS" else f": {t['output']}"))
+        lines.append(
+            f"- {mark} `{t['name']}` ({t['score']:g}/{t['max_score']:g})"
+            + ("" if mark == "PASS" else f": {t['output']}")
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -430,8 +456,14 @@ def grade_batch(grader, submissions, out_dir, jobs=2):
     test_names = [t.name for t in grader.tests]
     writer.writerow(["submission", "score", "max_score", *test_names])
     for name, result in rows:
-        writer.writerow([name, f"{result['score']:g}", f"{result['max_score']:g}",
-                         *[f"{t['score']:g}" for t in result["tests"]]])
+        writer.writerow(
+            [
+                name,
+                f"{result['score']:g}",
+                f"{result['max_score']:g}",
+                *[f"{t['score']:g}" for t in result["tests"]],
+            ]
+        )
     _atomic_write(out_dir / "gradebook.csv", buf.getvalue())
     return rows
 
@@ -467,8 +499,13 @@ def _cmd(args):
         if not submissions:
             print("cs231n grade: no submissions found.", file=sys.stderr)
             return 2
-        grader = Grader(args.assignment, tests_dir, root, require_sandbox=not args.unsafe_no_sandbox,
-                        only=tuple(args.only or ()))
+        grader = Grader(
+            args.assignment,
+            tests_dir,
+            root,
+            require_sandbox=not args.unsafe_no_sandbox,
+            only=tuple(args.only or ()),
+        )
     except (FileNotFoundError, RuntimeError, ValueError) as exc:
         print(f"cs231n grade: {exc}", file=sys.stderr)
         return 1
@@ -479,20 +516,31 @@ def _cmd(args):
         grader.close()
     for name, result in rows:
         print(f"{name:40s} {result['score']:6g} / {result['max_score']:g}")
-    print(f"Graded {len(rows)} submissions in {time.perf_counter() - start:.1f} s; "
-          f"results in {Path(args.out).resolve()}")
+    print(
+        f"Graded {len(rows)} submissions in {time.perf_counter() - start:.1f} s; "
+        f"results in {Path(args.out).resolve()}"
+    )
     return 0
 
 
 def register(sub):
     p = sub.add_parser("grade", help="grade submissions with the hidden tests", description=__doc__)
     p.add_argument("submissions", nargs="+", help="submission zips or folders, or folders of them")
-    p.add_argument("-a", "--assignment", required=True, help="assignment1, assignment2 or assignment3")
+    p.add_argument(
+        "-a", "--assignment", required=True, help="assignment1, assignment2 or assignment3"
+    )
     p.add_argument("--out", default="grades", help="folder for results (default: grades)")
     p.add_argument("--jobs", type=int, default=2, help="submissions graded at once (default 2)")
     p.add_argument("--tests", help="folder of grading tests (default: tests/grading)")
-    p.add_argument("--only", action="append", metavar="PREFIX",
-                   help="grade only tests whose names start with PREFIX (repeatable)")
-    p.add_argument("--unsafe-no-sandbox", action="store_true",
-                   help="grade without bubblewrap (resource limits only; see README)")
+    p.add_argument(
+        "--only",
+        action="append",
+        metavar="PREFIX",
+        help="grade only tests whose names start with PREFIX (repeatable)",
+    )
+    p.add_argument(
+        "--unsafe-no-sandbox",
+        action="store_true",
+        help="grade without bubblewrap (resource limits only; see README)",
+    )
     p.set_defaults(func=_cmd)

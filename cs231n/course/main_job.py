@@ -23,8 +23,10 @@ def grade_loop(root, assignments, stream=sys.stdout):
 
     secure = sandbox.bwrap_works()
     if not secure:
-        print("(bubblewrap is not available: grading our own solutions without the sandbox)",
-              file=stream)
+        print(
+            "(bubblewrap is not available: grading our own solutions without the sandbox)",
+            file=stream,
+        )
     rows = []
     for assignment in assignments:
         tests_dir = root / "tests" / "grading"
@@ -34,8 +36,9 @@ def grade_loop(root, assignments, stream=sys.stdout):
         start = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
-            solved, _, _, _ = collect(solution_tree(root, assignment, tmp / "solved"), assignment,
-                                      pdf=False)
+            solved, _, _, _ = collect(
+                solution_tree(root, assignment, tmp / "solved"), assignment, pdf=False
+            )
             empty_root = tmp / "release"
             build_release(root, assignment, empty_root)
             empty, _, _, _ = collect(empty_root, assignment, pdf=False)
@@ -47,14 +50,19 @@ def grade_loop(root, assignments, stream=sys.stdout):
                 grader.close()
         rows.append((assignment, full, zero, len(full["tests"]), time.perf_counter() - start))
     print(file=stream)
-    print(f"{'assignment':<12} {'tests':>5}  {'solution':>15}  {'release':>13}  {'time':>6}",
-          file=stream)
+    print(
+        f"{'assignment':<12} {'tests':>5}  {'solution':>15}  {'release':>13}  {'time':>6}",
+        file=stream,
+    )
     for assignment, full, zero, n, seconds in rows:
         if full is None:
             print(f"{assignment:<12} {'-':>5}  {'no grading tests':>15}", file=stream)
             continue
-        print(f"{assignment:<12} {n:>5}  {full['score']:>6g} / {full['max_score']:<6g}  "
-              f"{zero['score']:>4g} / {zero['max_score']:<6g}  {seconds:>5.0f}s", file=stream)
+        print(
+            f"{assignment:<12} {n:>5}  {full['score']:>6g} / {full['max_score']:<6g}  "
+            f"{zero['score']:>4g} / {zero['max_score']:<6g}  {seconds:>5.0f}s",
+            file=stream,
+        )
     return rows
 
 
@@ -72,14 +80,23 @@ def _cmd(args):
         full is None or (full["score"] == full["max_score"] and zero["score"] == 0)
         for _, full, zero, _, _ in grade_rows
     )
-    print("\nAll notebooks ran and the grading loop holds." if ok_nb and ok_grades
-          else "\nSomething failed: see above.")
+    print(
+        "\nAll notebooks ran and the grading loop holds."
+        if ok_nb and ok_grades
+        else "\nSomething failed: see above."
+    )
     return 0 if ok_nb and ok_grades else 1
 
 
 def register(sub):
-    p = sub.add_parser("all", help="the main job: run every notebook, then release and grade",
-                       description=__doc__)
-    p.add_argument("-a", "--assignment", action="append", choices=["1", "2", "3"],
-                   help="only this assignment (repeatable)")
+    p = sub.add_parser(
+        "all", help="the main job: run every notebook, then release and grade", description=__doc__
+    )
+    p.add_argument(
+        "-a",
+        "--assignment",
+        action="append",
+        choices=["1", "2", "3"],
+        help="only this assignment (repeatable)",
+    )
     p.set_defaults(func=_cmd)

@@ -90,9 +90,7 @@ def parse_regions(text, where="<text>"):
                     f"{where}:{i + 1}: END {name} closes region {open_region[0]} "
                     f"opened on line {open_region[1] + 1}."
                 )
-            regions.append(
-                Region(name, int(nm["assignment"]), open_region[1], i, open_region[2])
-            )
+            regions.append(Region(name, int(nm["assignment"]), open_region[1], i, open_region[2]))
             open_region = None
     if open_region is not None:
         raise MarkerError(f"{where}:{open_region[1] + 1}: region {open_region[0]} is never closed.")

@@ -147,7 +147,10 @@ def register(sub):
     )
     p.add_argument("paths", nargs="*", help="notebooks to run (default: all)")
     p.add_argument(
-        "-a", "--assignment", action="append", choices=["1", "2", "3"],
+        "-a",
+        "--assignment",
+        action="append",
+        choices=["1", "2", "3"],
         help="only this assignment (repeatable)",
     )
     p.add_argument("--out", help="folder for the executed copies (default: build/notebooks)")

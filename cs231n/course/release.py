@@ -162,8 +162,11 @@ def build_release(root, assignment, out, reveal_earlier=False):
         if (root / name).is_file():
             write(Path(name), (root / name).read_bytes())
     write(Path("README.md"), student_readme(full))
-    write(Path(".gitignore"), "__pycache__/\n*.so\n*.c\nbuild/\n*.egg-info/\ndatasets/*\n"
-          "!datasets/get_datasets.sh\n!datasets/README.md\n*_submission*.zip\n")
+    write(
+        Path(".gitignore"),
+        "__pycache__/\n*.so\n*.c\nbuild/\n*.egg-info/\ndatasets/*\n"
+        "!datasets/get_datasets.sh\n!datasets/README.md\n*_submission*.zip\n",
+    )
     return {"assignment": full, "stubbed": stubbed, "files": sorted(files)}
 
 
@@ -199,7 +202,10 @@ def release_to_directory(root, assignment, out, reveal_earlier=False, force=Fals
 def _git(repo, *args, env=None, input=None):
     result = subprocess.run(
         ["git", "-C", str(repo), *args],
-        capture_output=True, text=True, env=env, input=input,
+        capture_output=True,
+        text=True,
+        env=env,
+        input=input,
     )
     if result.returncode != 0:
         raise ReleaseError(f"git {' '.join(args)} failed: {result.stderr.strip()}")
@@ -220,7 +226,8 @@ def release_to_branch(root, assignment, repo, branch, reveal_earlier=False, forc
     ref = f"refs/heads/{branch}"
     tip = subprocess.run(
         ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", ref + "^{commit}"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     parents = []
     if tip:
@@ -253,8 +260,12 @@ def _cmd(args):
     try:
         if args.branch:
             commit, info = release_to_branch(
-                root, args.assignment, args.repo or root, args.branch,
-                reveal_earlier=args.reveal_earlier, force=args.force,
+                root,
+                args.assignment,
+                args.repo or root,
+                args.branch,
+                reveal_earlier=args.reveal_earlier,
+                force=args.force,
             )
             where = f"branch {args.branch} ({commit[:12]}) of {args.repo or root}"
         else:
@@ -262,8 +273,11 @@ def _cmd(args):
                 print("cs231n release: give --out DIR or --branch NAME.", file=sys.stderr)
                 return 2
             info = release_to_directory(
-                root, args.assignment, args.out,
-                reveal_earlier=args.reveal_earlier, force=args.force,
+                root,
+                args.assignment,
+                args.out,
+                reveal_earlier=args.reveal_earlier,
+                force=args.force,
             )
             where = str(Path(args.out).resolve())
             if "backup" in info:
@@ -287,16 +301,21 @@ def _cmd(args):
 
 
 def register(sub):
-    p = sub.add_parser("release", help="build the student release of an assignment",
-                       description=__doc__)
+    p = sub.add_parser(
+        "release", help="build the student release of an assignment", description=__doc__
+    )
     p.add_argument("assignment", help="assignment1, assignment2 or assignment3")
     p.add_argument("--out", help="folder to write the release into (must be new or empty)")
     p.add_argument("--branch", help="write the release as this branch of a git repository")
     p.add_argument("--repo", help="the repository for --branch (default: this one)")
-    p.add_argument("--reveal-earlier", action="store_true",
-                   help="keep the solutions of earlier assignments")
-    p.add_argument("--force", action="store_true",
-                   help="replace a non-empty --out (kept as .bak) or a non-release branch")
+    p.add_argument(
+        "--reveal-earlier", action="store_true", help="keep the solutions of earlier assignments"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a non-empty --out (kept as .bak) or a non-release branch",
+    )
     p.set_defaults(func=_cmd)
 
 

@@ -132,7 +132,8 @@ def bwrap_works():
     try:
         r = subprocess.run(
             [exe, "--unshare-all", "--ro-bind", "/", "/", "true"],
-            capture_output=True, timeout=20,
+            capture_output=True,
+            timeout=20,
         )
     except (OSError, subprocess.SubprocessError):
         return False
@@ -161,10 +162,24 @@ def python_roots():
 def _bwrap_command(job_dir, seccomp_fd):
     cmd = [
         shutil.which("bwrap"),
-        "--unshare-all", "--die-with-parent", "--new-session",
-        "--uid", str(NOBODY), "--gid", str(NOBODY), "--cap-drop", "ALL",
-        "--ro-bind", "/usr", "/usr",
-        "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--uid",
+        str(NOBODY),
+        "--gid",
+        str(NOBODY),
+        "--cap-drop",
+        "ALL",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/tmp",
     ]
     for link in ("lib", "lib64", "bin", "sbin", "lib32"):
         if os.path.islink(f"/{link}"):
@@ -255,8 +270,14 @@ def run_limited(args, job_dir, limits=None, log_path=None, force_plain=False):
     timed_out = False
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            cmd, cwd=job_dir, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-            preexec_fn=_preexec(limits, drop), pass_fds=pass_fds,
+            cmd,
+            cwd=job_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            preexec_fn=_preexec(limits, drop),
+            pass_fds=pass_fds,
         )
         if seccomp_r is not None:
             os.close(seccomp_r)

@@ -59,7 +59,10 @@ def code_stub(region, indent, message):
     msg = message.replace("\\", "\\\\").replace('"', '\\"')
     wrapped = textwrap.wrap(msg, width=max(40, 92 - len(indent))) or [msg]
     lines = [indent + CODE_START.format(name=region.name), indent + "raise NotImplementedError("]
-    lines += [f'{indent}    "{part}{" " if i < len(wrapped) - 1 else ""}"' for i, part in enumerate(wrapped)]
+    lines += [
+        f'{indent}    "{part}{" " if i < len(wrapped) - 1 else ""}"'
+        for i, part in enumerate(wrapped)
+    ]
     lines += [indent + ")", indent + CODE_END.format(name=region.name)]
     return lines
 

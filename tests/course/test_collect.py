@@ -52,8 +52,9 @@ def test_warns_about_unexecuted_out_of_order_and_empty(tmp_path):
     _, _, _, w = collect(_student_tree(tmp_path / "a", executed=False), "assignment1", pdf=False)
     assert any("not been executed" in m for m in w)
     assert any("inline answer a1.knn.q1 is empty" in m for m in w)
-    _, _, _, w = collect(_student_tree(tmp_path / "b", answer="ok", order=(5, 2)), "assignment1",
-                         pdf=False)
+    _, _, _, w = collect(
+        _student_tree(tmp_path / "b", answer="ok", order=(5, 2)), "assignment1", pdf=False
+    )
     assert any("out of order" in m for m in w)
 
 

@@ -29,8 +29,10 @@ def test_parses_a_region():
 
 
 def test_parses_markdown_regions():
-    text = "Q?\n<!-- BEGIN SOLUTION a2.dropout.inline_question_1 -->\nYes.\n" \
+    text = (
+        "Q?\n<!-- BEGIN SOLUTION a2.dropout.inline_question_1 -->\nYes.\n"
         "<!-- END SOLUTION a2.dropout.inline_question_1 -->\n"
+    )
     (r,) = parse_regions(text)
     assert r.assignment == 2 and r.begin == 1 and r.end == 3
 
@@ -42,8 +44,10 @@ def test_parses_markdown_regions():
         ("# BEGIN SOLUTION knn\nx\n# END SOLUTION knn\n", "bad region name"),
         ("# BEGIN SOLUTION a1.q\nx\n", "never closed"),
         ("x\n# END SOLUTION a1.q\n", "without a matching BEGIN"),
-        ("# BEGIN SOLUTION a1.q\n# BEGIN SOLUTION a1.r\n# END SOLUTION a1.r\n# END SOLUTION a1.q\n",
-         "cannot nest"),
+        (
+            "# BEGIN SOLUTION a1.q\n# BEGIN SOLUTION a1.r\n# END SOLUTION a1.r\n# END SOLUTION a1.q\n",
+            "cannot nest",
+        ),
         ("# BEGIN SOLUTION a1.q\nx\n# END SOLUTION a1.r\n", "closes region a1.q"),
         ("# BEGIN SOLUTON a1.q\nx\n# END SOLUTION a1.q\n", "malformed"),
         ("#  begin solution a1.q\nx\n", "malformed"),
@@ -80,6 +84,11 @@ def test_the_source_tree_is_well_fenced():
     """Every marker in the package and the notebooks is well-formed, named and closed."""
     tree = check_tree(ROOT)
     names = [r.name for regions in tree.values() for r in regions if hasattr(r, "name")]
-    names += [r.name for regions in tree.values() for item in regions
-              if isinstance(item, tuple) for r in [item[1]]]
+    names += [
+        r.name
+        for regions in tree.values()
+        for item in regions
+        if isinstance(item, tuple)
+        for r in [item[1]]
+    ]
     assert names, "the solutions hold fenced regions"

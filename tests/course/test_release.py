@@ -22,7 +22,7 @@ ASSIGNMENTS = sorted(p.name for p in (ROOT / "assignments").glob("assignment*") 
 
 def _source_texts():
     """(path, text of each unit that holds regions): .py files and notebook cells."""
-    for path, regions in check_tree(ROOT).items():
+    for path, _regions in check_tree(ROOT).items():
         if path.suffix == ".ipynb":
             nb = nbformat.read(path, as_version=4)
             for cell in nb.cells:
@@ -100,8 +100,11 @@ def test_stubbed_package_imports_and_stubs_name_what_to_do(tmp_path):
         "    print(e)\n"
     )
     out = subprocess.run(
-        [sys.executable, "-I", "-c", code], cwd=tmp_path / "rel",
-        capture_output=True, text=True, check=True,
+        [sys.executable, "-I", "-c", code],
+        cwd=tmp_path / "rel",
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "affine_forward in cs231n/layers.py" in out
     assert "Replace this line with your code" in out
@@ -146,8 +149,9 @@ def test_unknown_assignment_is_a_clear_error(tmp_path):
 
 
 def _git(repo, *args):
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def test_release_as_a_git_branch(tmp_path, secrets):

@@ -1,6 +1,5 @@
 """Grading tests for assignment 1 (kNN, SVM, softmax, two-layer net)."""
 
-import numpy as np
 
 from cs231n.course.grade import Registry
 
@@ -19,7 +18,11 @@ COVERS = {
 
 
 def _knn_data(rng):
-    N_train, N_test, D = int(rng.integers(20, 40)), int(rng.integers(5, 15)), int(rng.integers(8, 30))
+    N_train, N_test, D = (
+        int(rng.integers(20, 40)),
+        int(rng.integers(5, 15)),
+        int(rng.integers(8, 30)),
+    )
     return {
         "X_train": rng.standard_normal((N_train, D)),
         "y_train": rng.integers(0, 5, N_train),
@@ -49,8 +52,12 @@ def knn_no_loops(rng):
     return _knn_data(rng), KNN + "out = {'dists': knn.compute_distances_no_loops(X_test)}"
 
 
-@TESTS("a1.knn.predict_labels", 2, exact=True,
-       hint="take the k nearest labels and break ties toward the smaller label.")
+@TESTS(
+    "a1.knn.predict_labels",
+    2,
+    exact=True,
+    hint="take the k nearest labels and break ties toward the smaller label.",
+)
 def knn_predict_labels(rng):
     data = _knn_data(rng)
     data["dists"] = rng.random((data["X_test"].shape[0], data["X_train"].shape[0]))
@@ -76,30 +83,44 @@ for _name, _module, _func, _pts in [
 ]:
 
     def _make(rng, _module=_module, _func=_func):
-        code = (f"from cs231n.classifiers.{_module} import {_func}\n"
-                f"loss, dW = {_func}(W, X, y, reg)\nout = {{'loss': loss, 'dW': dW}}")
+        code = (
+            f"from cs231n.classifiers.{_module} import {_func}\n"
+            f"loss, dW = {_func}(W, X, y, reg)\nout = {{'loss': loss, 'dW': dW}}"
+        )
         return _linear_data(rng), code
 
-    TESTS(_name, _pts, tol=1e-6, hint="check the loss and its gradient, regularisation included.")(_make)
+    TESTS(_name, _pts, tol=1e-6, hint="check the loss and its gradient, regularisation included.")(
+        _make
+    )
 
 
-@TESTS("a1.linear_classifier.predict", 1, exact=True, hint="predict the class with the highest score.")
+@TESTS(
+    "a1.linear_classifier.predict", 1, exact=True, hint="predict the class with the highest score."
+)
 def linear_predict(rng):
     data = _linear_data(rng)
-    code = ("from cs231n.classifiers.linear_classifier import LinearSVM\n"
-            "clf = LinearSVM(); clf.W = W\nout = {'y_pred': clf.predict(X)}")
+    code = (
+        "from cs231n.classifiers.linear_classifier import LinearSVM\n"
+        "clf = LinearSVM(); clf.W = W\nout = {'y_pred': clf.predict(X)}"
+    )
     return data, code
 
 
-@TESTS("a1.linear_classifier.train", 2, tol=1e-6,
-       hint="one step is W -= learning_rate * dW on a minibatch sampled with replacement.")
+@TESTS(
+    "a1.linear_classifier.train",
+    2,
+    tol=1e-6,
+    hint="one step is W -= learning_rate * dW on a minibatch sampled with replacement.",
+)
 def linear_train(rng):
     data = _linear_data(rng)
-    code = ("from cs231n.classifiers.linear_classifier import Softmax\n"
-            "clf = Softmax(); clf.W = W.copy()\n"
-            "X_one = X[:1].repeat(4, axis=0); y_one = y[:1].repeat(4)\n"
-            "hist = clf.train(X_one, y_one, learning_rate=0.1, reg=reg, num_iters=3, batch_size=4)\n"
-            "out = {'W': clf.W, 'loss': np.array(hist)}")
+    code = (
+        "from cs231n.classifiers.linear_classifier import Softmax\n"
+        "clf = Softmax(); clf.W = W.copy()\n"
+        "X_one = X[:1].repeat(4, axis=0); y_one = y[:1].repeat(4)\n"
+        "hist = clf.train(X_one, y_one, learning_rate=0.1, reg=reg, num_iters=3, batch_size=4)\n"
+        "out = {'W': clf.W, 'loss': np.array(hist)}"
+    )
     return data, code
 
 
@@ -107,76 +128,109 @@ def _layer_data(rng, N=None, D=None, M=None):
     N = N or int(rng.integers(3, 8))
     D = D or int(rng.integers(4, 12))
     M = M or int(rng.integers(3, 9))
-    return {"x": rng.standard_normal((N, 2, D)), "w": rng.standard_normal((2 * D, M)),
-            "b": rng.standard_normal(M), "dout": rng.standard_normal((N, M))}
+    return {
+        "x": rng.standard_normal((N, 2, D)),
+        "w": rng.standard_normal((2 * D, M)),
+        "b": rng.standard_normal(M),
+        "dout": rng.standard_normal((N, M)),
+    }
 
 
 @TESTS("a1.two_layer_net.affine_forward", 1)
 def affine_forward(rng):
-    return _layer_data(rng), ("from cs231n.layers import affine_forward\n"
-                              "o, _ = affine_forward(x, w, b)\nout = {'out': o}")
+    return _layer_data(rng), (
+        "from cs231n.layers import affine_forward\no, _ = affine_forward(x, w, b)\nout = {'out': o}"
+    )
 
 
 @TESTS("a1.two_layer_net.affine_backward", 2, hint="dx must have the shape of x, not (N, D).")
 def affine_backward(rng):
-    return _layer_data(rng), ("from cs231n.layers import affine_forward, affine_backward\n"
-                              "_, cache = affine_forward(x, w, b)\n"
-                              "dx, dw, db = affine_backward(dout, cache)\n"
-                              "out = {'dx': dx, 'dw': dw, 'db': db}")
+    return _layer_data(rng), (
+        "from cs231n.layers import affine_forward, affine_backward\n"
+        "_, cache = affine_forward(x, w, b)\n"
+        "dx, dw, db = affine_backward(dout, cache)\n"
+        "out = {'dx': dx, 'dw': dw, 'db': db}"
+    )
 
 
 @TESTS("a1.two_layer_net.relu_forward", 1)
 def relu_forward(rng):
-    return {"x": rng.standard_normal((5, 7))}, ("from cs231n.layers import relu_forward\n"
-                                                "o, _ = relu_forward(x)\nout = {'out': o}")
+    return {"x": rng.standard_normal((5, 7))}, (
+        "from cs231n.layers import relu_forward\no, _ = relu_forward(x)\nout = {'out': o}"
+    )
 
 
 @TESTS("a1.two_layer_net.relu_backward", 1)
 def relu_backward(rng):
-    return ({"x": rng.standard_normal((5, 7)), "dout": rng.standard_normal((5, 7))},
-            "from cs231n.layers import relu_forward, relu_backward\n"
-            "_, cache = relu_forward(x)\nout = {'dx': relu_backward(dout, cache)}")
+    return (
+        {"x": rng.standard_normal((5, 7)), "dout": rng.standard_normal((5, 7))},
+        "from cs231n.layers import relu_forward, relu_backward\n"
+        "_, cache = relu_forward(x)\nout = {'dx': relu_backward(dout, cache)}",
+    )
 
 
 @TESTS("a1.two_layer_net.svm_loss", 1)
 def svm_loss(rng):
     N, C = 9, 6
-    return ({"x": rng.standard_normal((N, C)), "y": rng.integers(0, C, N)},
-            "from cs231n.layers import svm_loss\nloss, dx = svm_loss(x, y)\n"
-            "out = {'loss': loss, 'dx': dx}")
+    return (
+        {"x": rng.standard_normal((N, C)), "y": rng.integers(0, C, N)},
+        "from cs231n.layers import svm_loss\nloss, dx = svm_loss(x, y)\n"
+        "out = {'loss': loss, 'dx': dx}",
+    )
 
 
 @TESTS("a1.two_layer_net.softmax_loss", 1)
 def softmax_loss(rng):
     N, C = 9, 6
-    return ({"x": rng.standard_normal((N, C)) * 3, "y": rng.integers(0, C, N)},
-            "from cs231n.layers import softmax_loss\nloss, dx = softmax_loss(x, y)\n"
-            "out = {'loss': loss, 'dx': dx}")
+    return (
+        {"x": rng.standard_normal((N, C)) * 3, "y": rng.integers(0, C, N)},
+        "from cs231n.layers import softmax_loss\nloss, dx = softmax_loss(x, y)\n"
+        "out = {'loss': loss, 'dx': dx}",
+    )
 
 
-@TESTS("a1.two_layer_net.loss", 4, tol=1e-6,
-       hint="scores = affine(relu(affine(X))); loss adds 0.5 * reg * (|W1|^2 + |W2|^2).")
+@TESTS(
+    "a1.two_layer_net.loss",
+    4,
+    tol=1e-6,
+    hint="scores = affine(relu(affine(X))); loss adds 0.5 * reg * (|W1|^2 + |W2|^2).",
+)
 def two_layer_net(rng):
     N, D, H, C = 5, 12, 8, 4
-    data = {"X": rng.standard_normal((N, D)), "y": rng.integers(0, C, N),
-            "params": {"W1": rng.standard_normal((D, H)) * 0.3, "b1": rng.standard_normal(H) * 0.1,
-                       "W2": rng.standard_normal((H, C)) * 0.3, "b2": rng.standard_normal(C) * 0.1},
-            "reg": float(rng.uniform(0.1, 1.0))}
-    code = ("from cs231n.classifiers.fc_net import TwoLayerNet\n"
-            f"net = TwoLayerNet(input_dim={D}, hidden_dim={H}, num_classes={C}, reg=reg)\n"
-            "net.params = {k: v.copy() for k, v in params.items()}\n"
-            "scores = net.loss(X)\nloss, grads = net.loss(X, y)\n"
-            "out = {'scores': scores, 'loss': loss, **{'d' + k: v for k, v in grads.items()}}")
+    data = {
+        "X": rng.standard_normal((N, D)),
+        "y": rng.integers(0, C, N),
+        "params": {
+            "W1": rng.standard_normal((D, H)) * 0.3,
+            "b1": rng.standard_normal(H) * 0.1,
+            "W2": rng.standard_normal((H, C)) * 0.3,
+            "b2": rng.standard_normal(C) * 0.1,
+        },
+        "reg": float(rng.uniform(0.1, 1.0)),
+    }
+    code = (
+        "from cs231n.classifiers.fc_net import TwoLayerNet\n"
+        f"net = TwoLayerNet(input_dim={D}, hidden_dim={H}, num_classes={C}, reg=reg)\n"
+        "net.params = {k: v.copy() for k, v in params.items()}\n"
+        "scores = net.loss(X)\nloss, grads = net.loss(X, y)\n"
+        "out = {'scores': scores, 'loss': loss, **{'d' + k: v for k, v in grads.items()}}"
+    )
     return data, code
 
 
-@TESTS("a1.two_layer_net.init", 1, tol=1e-12,
-       hint="W1 and W2 ~ weight_scale * N(0, 1); b1 and b2 zeros; use the names W1 b1 W2 b2.")
+@TESTS(
+    "a1.two_layer_net.init",
+    1,
+    tol=1e-12,
+    hint="W1 and W2 ~ weight_scale * N(0, 1); b1 and b2 zeros; use the names W1 b1 W2 b2.",
+)
 def two_layer_init(rng):
-    code = ("from cs231n.classifiers.fc_net import TwoLayerNet\n"
-            "net = TwoLayerNet(input_dim=30, hidden_dim=20, num_classes=5, weight_scale=0.05)\n"
-            "p = net.params\n"
-            "out = {'shapes': np.array([p['W1'].shape, p['W2'].shape]),\n"
-            "       'b': np.concatenate([p['b1'], p['b2']]),\n"
-            "       'std_ok': np.array(0.03 < p['W1'].std() < 0.07)}")
+    code = (
+        "from cs231n.classifiers.fc_net import TwoLayerNet\n"
+        "net = TwoLayerNet(input_dim=30, hidden_dim=20, num_classes=5, weight_scale=0.05)\n"
+        "p = net.params\n"
+        "out = {'shapes': np.array([p['W1'].shape, p['W2'].shape]),\n"
+        "       'b': np.concatenate([p['b1'], p['b2']]),\n"
+        "       'std_ok': np.array(0.03 < p['W1'].std() < 0.07)}"
+    )
     return {}, code
