@@ -1,6 +1,5 @@
 """Grading tests for assignment 1 (kNN, SVM, softmax, two-layer net)."""
 
-
 from cs231n.course.grade import Registry
 
 TESTS = Registry()
