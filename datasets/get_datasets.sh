@@ -2,8 +2,8 @@
 # Download the course's real data sets into this folder (verified, resumable).
 # A thin wrapper around the package's command line; see README.md here.
 #
-#   ./get_datasets.sh            # everything (CIFAR-10; COCO once registered)
-#   ./get_datasets.sh cifar10    # one data set
+#   ./get_datasets.sh            # everything: CIFAR-10 and COCO captioning
+#   ./get_datasets.sh cifar10    # one data set (cifar10 or coco)
 #
 # Extra options are passed on, e.g. --force, --mirror URL, --keep-archive.
 set -euo pipefail

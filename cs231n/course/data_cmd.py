@@ -230,27 +230,38 @@ def cmd_verify(args):
     return 1 if broken else 0
 
 
+def _real_present(name, path):
+    """Cheaply: does the real data set look installed at path?"""
+    if name == "cifar10":
+        return data_utils.is_complete(path) and not data_utils.is_embedded(path)
+    return path.is_dir() and any(path.iterdir())
+
+
 def cmd_where(args):
     root = data_utils.data_root()
-    how = (
-        "from CS231N_DATA_DIR"
-        if os.environ.get("CS231N_DATA_DIR")
-        else "the repository's datasets/ folder"
-        if root.name == "datasets"
-        else "the user cache"
-    )
+    if os.environ.get("CS231N_DATA_DIR"):
+        how = "from CS231N_DATA_DIR"
+    elif root.name == "datasets":
+        how = "the repository's datasets/ folder"
+    else:
+        how = "the user cache"
     print(f"Data root: {root}  ({how}; set CS231N_DATA_DIR to change it)")
-    for name, ds in DATASETS.items():
-        path = root / ds.folder
-        state = "present" if path.exists() else "absent"
-        print(f"  {name} (real): {path}  [{state}]")
-    for name, (where, _, _) in GENERATORS.items():
-        path = where()
-        state = "generated" if embedded_cifar.is_current(path) else "generated on first use"
-        print(f"  {name} (embedded): {path}  [{state}]")
-    real = data_utils.real_cifar10_path()
-    uses = "the real CIFAR-10" if data_utils.is_complete(real) else "the embedded stand-in"
-    print(f"Notebooks will use {uses}.")
+    for name in dict.fromkeys([*DATASETS, *GENERATORS]):
+        print(f"  {name}")
+        real = root / DATASETS[name].folder if name in DATASETS else None
+        if real is not None:
+            state = "present" if _real_present(name, real) else "absent"
+            print(f"    real:      {real}  [{state}]")
+        if name in GENERATORS:
+            where, _, check = GENERATORS[name]
+            try:
+                check(where())
+                state = "generated"
+            except (OSError, ValueError):
+                state = "generated on first use"
+            print(f"    embedded:  {where()}  [{state}]")
+        uses = "real" if real is not None and _real_present(name, real) else "embedded"
+        print(f"    notebooks use the {uses} set")
     return 0
 
 
