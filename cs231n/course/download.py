@@ -226,16 +226,20 @@ def download(url, dest, checksum=None, resume=True, progress=True, timeout=60, o
             if f.tell() == 0:  # nothing worth resuming
                 part.unlink(missing_ok=True)
             raise
-    if checksum is not None and not checksum_matches(part, checksum):
-        algorithm, _ = parse_checksum(checksum)
-        actual = file_checksum(part, algorithm)
-        part.unlink()
-        raise ChecksumError(
-            f"{url} downloaded completely but its {algorithm} is {actual}, not the expected "
-            f"{checksum.partition(':')[2]}: the file is corrupt or not the expected one. "
-            "It was deleted; nothing was installed. Try again, or another mirror."
-        )
-    os.replace(part, dest)
+        if checksum is not None:  # still holding the lock: nobody appends meanwhile
+            algorithm, expected = parse_checksum(checksum)
+            actual = file_checksum(part, algorithm)
+            if actual != expected:
+                part.unlink()
+                raise ChecksumError(
+                    f"{url} downloaded completely but its {algorithm} is {actual}, not the "
+                    f"expected {expected}: the file is corrupt or not the expected one. It was "
+                    "deleted; nothing was installed. Try again, or another mirror."
+                )
+        if fcntl is not None:
+            os.replace(part, dest)  # under the lock
+    if fcntl is None:  # Windows cannot rename an open file
+        os.replace(part, dest)
     return dest
 
 
@@ -247,6 +251,8 @@ def download(url, dest, checksum=None, resume=True, progress=True, timeout=60, o
 def _safe_member_path(name, member_root):
     """The member's relative path, or a DownloadError if it could escape the folder."""
     path = PurePosixPath(name)
+    if not path.parts:
+        raise DownloadError(f"Archive member {name!r} has no name; refusing to unpack.")
     if path.is_absolute() or name.startswith(("/", "\\")) or ":" in path.parts[0]:
         raise DownloadError(f"Archive member {name!r} has an absolute path; refusing to unpack.")
     if ".." in path.parts or "\\" in name:
