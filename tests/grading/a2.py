@@ -309,7 +309,9 @@ def _tiled(rng, K, stride, pad):
 def _conv_data(rng):
     N, C, F = _size(rng, 2, 3), _size(rng, 1, 3), _size(rng, 2, 4)
     HH, WW = _size(rng, 1, 4), _size(rng, 1, 4)
-    stride, pad = _size(rng, 1, 3), _size(rng, 0, 2)
+    # pad < the filter size, so the first receptive field always reaches real pixels and dx
+    # cannot be all zeros (a broken backward pass would otherwise pass by chance).
+    stride, pad = _size(rng, 1, 3), _size(rng, 0, min(2, HH - 1, WW - 1))
     H, H_out = _tiled(rng, HH, stride, pad)
     W, W_out = _tiled(rng, WW, stride, pad)
     return {
