@@ -13,11 +13,18 @@ from pathlib import Path
 
 from cs231n.course import sandbox
 from cs231n.course.collect import collect
-from cs231n.course.notebooks import discover, find_repo_root, run_all, single_threaded_blas
+from cs231n.course.notebooks import (
+    add_jobs_option,
+    default_jobs,
+    discover,
+    find_repo_root,
+    run_all,
+    single_threaded_blas,
+)
 from cs231n.course.release import build_release, solution_tree
 
 
-def grade_loop(root, assignments, stream=sys.stdout):
+def grade_loop(root, assignments, jobs=2, stream=sys.stdout):
     """Release, collect and grade each assignment's solution and empty release."""
     from cs231n.course.grade import Grader
 
@@ -44,8 +51,8 @@ def grade_loop(root, assignments, stream=sys.stdout):
             empty, _, _, _ = collect(empty_root, assignment, pdf=False)
             grader = Grader(assignment, tests_dir, root, require_sandbox=secure)
             try:
-                full = grader.grade(solved, jobs=2)
-                zero = grader.grade(empty, jobs=2)
+                full = grader.grade(solved, jobs=jobs)
+                zero = grader.grade(empty, jobs=jobs)
             finally:
                 grader.close()
         rows.append((assignment, full, zero, len(full["tests"]), time.perf_counter() - start))
@@ -70,11 +77,11 @@ def _cmd(args):
     single_threaded_blas()
     root = find_repo_root()
     paths = discover(root, args.assignment)
-    nb_rows = run_all(paths, root / "build" / "notebooks") if paths else []
+    nb_rows = run_all(paths, root / "build" / "notebooks", jobs=args.jobs) if paths else []
     assignments = sorted({p.parent.name for p in paths}) or [
         f"assignment{a}" for a in (args.assignment or ["1", "2", "3"])
     ]
-    grade_rows = grade_loop(root, assignments)
+    grade_rows = grade_loop(root, assignments, jobs=args.jobs or default_jobs())
     ok_nb = all(r[1] == "ok" for r in nb_rows)
     ok_grades = all(
         full is None or (full["score"] == full["max_score"] and zero["score"] == 0)
@@ -99,4 +106,5 @@ def register(sub):
         choices=["1", "2", "3"],
         help="only this assignment (repeatable)",
     )
+    add_jobs_option(p)
     p.set_defaults(func=_cmd)

@@ -10,7 +10,11 @@ The source notebooks are never modified: executed copies go to ``--out``.
 
 import os
 import sys
+import tempfile
 import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
 from pathlib import Path
 
 HEADLINE = "Headline:"
@@ -52,6 +56,23 @@ def headline_of(nb):
     return found
 
 
+def _kernel_manager(folder):
+    """A kernel manager talking to its kernel over local sockets where it can.
+
+    Over TCP every kernel warns that its traffic is not encrypted; Unix sockets (IPC)
+    stay on this machine, in a folder only this user can read.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    if os.name == "posix":
+        # The socket files' prefix must be absolute: the kernel runs in the notebook's
+        # folder, the manager here.
+        return AsyncKernelManager(
+            kernel_name="python3", transport="ipc", ip=os.path.join(folder, "kernel")
+        )
+    return AsyncKernelManager(kernel_name="python3")
+
+
 def run_notebook(path, out_dir, timeout=900):
     """Execute one notebook in its own folder; write the executed copy to out_dir.
 
@@ -62,22 +83,24 @@ def run_notebook(path, out_dir, timeout=900):
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        nb,
-        timeout=timeout,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-    )
     start = time.perf_counter()
     status, error = "ok", ""
-    try:
-        client.execute()
-    except CellExecutionError as exc:
-        status = "FAILED"
-        error = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
-    except Exception as exc:  # noqa: BLE001 - a kernel death or timeout is a failed run
-        status = "FAILED"
-        error = f"{type(exc).__name__}: {exc}"
+    with tempfile.TemporaryDirectory(prefix="cs231n-kernel-") as sockets:
+        client = NotebookClient(
+            nb,
+            km=_kernel_manager(sockets),
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+        )
+        try:
+            client.execute()
+        except CellExecutionError as exc:
+            status = "FAILED"
+            error = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
+        except Exception as exc:  # noqa: BLE001 - a kernel death or timeout is a failed run
+            status = "FAILED"
+            error = f"{type(exc).__name__}: {exc}"
     seconds = time.perf_counter() - start
     out_path = out_dir / path.parent.name / path.name
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -85,19 +108,70 @@ def run_notebook(path, out_dir, timeout=900):
     return status, seconds, headline_of(nb), error
 
 
-def run_all(paths, out_dir, timeout=900, stream=sys.stdout):
-    """Run the notebooks in order, printing progress and then the summary table."""
-    rows = []
-    for path in paths:
-        print(f"running {path.parent.name}/{path.name} ...", file=stream, flush=True)
-        status, seconds, headline, error = run_notebook(path, out_dir, timeout=timeout)
-        rows.append((f"{path.parent.name}/{path.name}", status, seconds, headline or error))
-        print(f"  {status} in {seconds:.1f} s  {headline or error}", file=stream, flush=True)
-    print_summary(rows, stream)
+def default_jobs():
+    """As many notebooks at once as this process may use cores."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _run_quietly(path, out_dir, timeout):
+    """run_notebook in a worker process, without third-party warning noise."""
+    # jupyter_client warns about its own transport and deprecations on every kernel
+    # start; none of it is actionable for a student or an instructor.
+    warnings.filterwarnings("ignore", module=r"jupyter_client(\..*)?")
+    warnings.filterwarnings("ignore", module=r"zmq(\..*)?")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    return run_notebook(path, out_dir, timeout=timeout)
+
+
+def run_all(paths, out_dir, timeout=900, jobs=None, stream=sys.stdout):
+    """Run the notebooks, ``jobs`` at a time, then print the summary table.
+
+    Each notebook gets its own kernel; with one BLAS thread per kernel (see
+    ``single_threaded_blas``), running as many notebooks as there are cores keeps every
+    core busy. Progress lines come as notebooks finish; the table keeps the order of
+    ``paths``. Returns the rows ``(name, status, seconds, headline or error)``.
+    """
+    paths = list(paths)
+    jobs = max(1, min(jobs or default_jobs(), len(paths) or 1))
+    start = time.perf_counter()
+    results = {}
+
+    def report(path, result):
+        status, seconds, headline, error = result
+        name = f"{path.parent.name}/{path.name}"
+        results[path] = (name, status, seconds, headline or error)
+        print(
+            f"{status:>6} {name} in {seconds:.1f} s  {headline or error}", file=stream, flush=True
+        )
+
+    print(
+        f"running {len(paths)} notebook(s), {jobs} at a time (one BLAS thread each) ...",
+        file=stream,
+        flush=True,
+    )
+    if jobs == 1:
+        for path in paths:
+            report(path, _run_quietly(path, out_dir, timeout))
+    else:
+        # "spawn": a fresh interpreter per worker, never a fork of a process with threads.
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(_run_quietly, p, out_dir, timeout): p for p in paths}
+            for future in as_completed(futures):
+                path = futures[future]
+                try:
+                    result = future.result()
+                except Exception as exc:  # noqa: BLE001 - a crashed worker is a failed run
+                    result = ("FAILED", 0.0, "", f"{type(exc).__name__}: {exc}")
+                report(path, result)
+    rows = [results[p] for p in paths]
+    print_summary(rows, stream, wall=time.perf_counter() - start)
     return rows
 
 
-def print_summary(rows, stream=sys.stdout):
+def print_summary(rows, stream=sys.stdout, wall=None):
     width = max([len(r[0]) for r in rows] + [8])
     print(file=stream)
     print(f"{'notebook':<{width}}  {'status':<6}  {'time':>7}  headline", file=stream)
@@ -106,7 +180,8 @@ def print_summary(rows, stream=sys.stdout):
         print(f"{name:<{width}}  {status:<6}  {seconds:>6.1f}s  {headline}", file=stream)
     total = sum(r[2] for r in rows)
     failed = sum(r[1] != "ok" for r in rows)
-    print(f"\n{len(rows)} notebooks, {failed} failed, {total:.0f} s in all.", file=stream)
+    elapsed = f" ({wall:.0f} s of wall time)" if wall is not None else ""
+    print(f"\n{len(rows)} notebooks, {failed} failed, {total:.0f} s in all{elapsed}.", file=stream)
 
 
 def single_threaded_blas():
@@ -134,7 +209,7 @@ def _cmd(args):
         print("cs231n notebooks: no notebooks found.", file=sys.stderr)
         return 2
     out_dir = Path(args.out).resolve() if args.out else root / "build" / "notebooks"
-    rows = run_all(paths, out_dir, timeout=args.timeout)
+    rows = run_all(paths, out_dir, timeout=args.timeout, jobs=args.jobs)
     print(f"Executed copies are in {out_dir}")
     return 0 if all(r[1] == "ok" for r in rows) else 1
 
@@ -155,4 +230,15 @@ def register(sub):
     )
     p.add_argument("--out", help="folder for the executed copies (default: build/notebooks)")
     p.add_argument("--timeout", type=int, default=900, help="seconds per cell (default 900)")
+    add_jobs_option(p)
     p.set_defaults(func=_cmd)
+
+
+def add_jobs_option(parser):
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=None,
+        help=f"notebooks run at once, one kernel each (default: the cores, here {default_jobs()})",
+    )
