@@ -4,6 +4,9 @@
 - numpy's global random state is saved before and restored after every test, so a test
   (or a layer that seeds it, like dropout's ``seed``) cannot change what another sees,
   whatever order the tests run in.
+- ``CS231N_TEST_SHUFFLE=<seed>`` runs the unit tests in a random order drawn from that
+  seed (notebooks keep their cell order), to prove that no test depends on another:
+  ``scripts/shuffled_runs.sh`` runs the unit tests 20 times this way.
 - With ``CS231N_STRICT_BUILD=1`` (CI), a missing compiled extension fails the session
   instead of turning the tests of the compiled kernels into skips.
 - ``assert_grads_match``: the one gradient-check helper, in float64, used by every
@@ -37,6 +40,18 @@ def _isolate_global_random_state():
     state = np.random.get_state()
     yield
     np.random.set_state(state)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    seed = os.environ.get("CS231N_TEST_SHUFFLE")
+    if not seed:
+        return
+    import random
+
+    notebook = [it for it in items if str(it.fspath).endswith(".ipynb")]
+    unit = [it for it in items if not str(it.fspath).endswith(".ipynb")]
+    random.Random(int(seed)).shuffle(unit)
+    items[:] = unit + notebook
 
 
 def pytest_sessionstart(session):
