@@ -5,12 +5,16 @@ and ``dx, dw, ... = *_backward(dout, cache)``, where the cache holds the caches 
 the layers inside. Building models from sandwiches keeps their code short.
 """
 
+from cs231n import fast_layers as _fast_layers
+from cs231n import layers as _layers
+from cs231n.fast_layers import *  # noqa: F403
 from cs231n.fast_layers import (
     conv_backward_fast,
     conv_forward_fast,
     max_pool_backward_fast,
     max_pool_forward_fast,
 )
+from cs231n.layers import *  # noqa: F403
 from cs231n.layers import (
     affine_backward,
     affine_forward,
@@ -23,6 +27,25 @@ from cs231n.layers import (
     spatial_batchnorm_backward,
     spatial_batchnorm_forward,
 )
+
+# The original course code's notebooks take every layer function from this module, or
+# from the model modules that star-import it (``from cs231n.classifiers.fc_net import *``):
+# the star imports above and this list keep those imports working; what this module
+# itself uses is imported by name.
+__all__ = [
+    "affine_relu_forward",
+    "affine_relu_backward",
+    "affine_norm_relu_forward",
+    "affine_norm_relu_backward",
+    "conv_relu_forward",
+    "conv_relu_backward",
+    "conv_bn_relu_forward",
+    "conv_bn_relu_backward",
+    "conv_relu_pool_forward",
+    "conv_relu_pool_backward",
+    *_layers.__all__,
+    *(name for name in _fast_layers.__all__ if name not in ("BACKEND", "use_backend")),
+]
 
 
 def affine_relu_forward(x, w, b):

@@ -18,6 +18,30 @@ import numpy as np
 
 from cs231n._checks import check_float, check_labels, check_ndim
 
+__all__ = [
+    "affine_forward",
+    "affine_backward",
+    "relu_forward",
+    "relu_backward",
+    "svm_loss",
+    "softmax_loss",
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "batchnorm_backward_alt",
+    "layernorm_forward",
+    "layernorm_backward",
+    "dropout_forward",
+    "dropout_backward",
+    "conv_forward_naive",
+    "conv_backward_naive",
+    "max_pool_forward_naive",
+    "max_pool_backward_naive",
+    "spatial_batchnorm_forward",
+    "spatial_batchnorm_backward",
+    "spatial_groupnorm_forward",
+    "spatial_groupnorm_backward",
+]
+
 
 def affine_forward(x, w, b):
     """Affine (fully connected) layer: ``out = x.reshape(N, D) @ w + b``.

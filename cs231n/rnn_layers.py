@@ -26,6 +26,24 @@ from cs231n._checks import check_ndim
 # ---------------------------------------------------------------------------
 
 
+__all__ = [
+    "rnn_step_forward",
+    "rnn_step_backward",
+    "rnn_forward",
+    "rnn_backward",
+    "word_embedding_forward",
+    "word_embedding_backward",
+    "sigmoid",
+    "lstm_step_forward",
+    "lstm_step_backward",
+    "lstm_forward",
+    "lstm_backward",
+    "temporal_affine_forward",
+    "temporal_affine_backward",
+    "temporal_softmax_loss",
+]
+
+
 def _check_shape(func, name, arr, shape):
     """Raise unless ``arr`` is an ndarray of exactly ``shape`` (None matches any size)."""
     check_ndim(func, name, arr, len(shape))

@@ -2,6 +2,25 @@
 contract (the kNN and linear classifiers have their own ``train`` / ``predict``)."""
 
 from cs231n.classifiers.k_nearest_neighbor import KNearestNeighbor
-from cs231n.classifiers.linear_classifier import LinearClassifier, LinearSVM, Softmax
+from cs231n.classifiers.linear_classifier import (
+    LinearClassifier,
+    LinearSVM,
+    Softmax,
+    softmax_loss_naive,
+    softmax_loss_vectorized,
+    svm_loss_naive,
+    svm_loss_vectorized,
+)
 
-__all__ = ["KNearestNeighbor", "LinearClassifier", "LinearSVM", "Softmax"]
+# As in the original course code, ``from cs231n.classifiers import *`` also brings the
+# linear classifiers' loss functions.
+__all__ = [
+    "KNearestNeighbor",
+    "LinearClassifier",
+    "LinearSVM",
+    "Softmax",
+    "svm_loss_naive",
+    "svm_loss_vectorized",
+    "softmax_loss_naive",
+    "softmax_loss_vectorized",
+]

@@ -12,6 +12,9 @@ None``) and ``(loss, grads)`` at training time, ``grads`` having the keys of
 
 import numpy as np
 
+from cs231n import layer_utils as _layer_utils
+from cs231n.classifiers._saving import SaveLoad
+from cs231n.layer_utils import *  # noqa: F403
 from cs231n.layer_utils import (
     affine_relu_backward,
     affine_relu_forward,
@@ -20,8 +23,12 @@ from cs231n.layer_utils import (
 )
 from cs231n.layers import affine_backward, affine_forward, softmax_loss
 
+# The original course code's notebooks take their layer functions from this module
+# (``from cs231n.classifiers.cnn import *``), so it re-exports them.
+__all__ = ["ThreeLayerConvNet", *_layer_utils.__all__]
 
-class ThreeLayerConvNet:
+
+class ThreeLayerConvNet(SaveLoad):
     """A three-layer convolutional network::
 
         conv - ReLU - 2x2 max pool - affine - ReLU - affine - softmax

@@ -12,6 +12,9 @@ of ``params``.
 
 import numpy as np
 
+from cs231n import layer_utils as _layer_utils
+from cs231n.classifiers._saving import SaveLoad
+from cs231n.layer_utils import *  # noqa: F403
 from cs231n.layer_utils import (
     NORMALIZATIONS,
     affine_norm_relu_backward,
@@ -27,8 +30,12 @@ from cs231n.layers import (
     softmax_loss,
 )
 
+# The original course code's notebooks take their layer functions from this module
+# (``from cs231n.classifiers.fc_net import *``), so it re-exports them.
+__all__ = ["TwoLayerNet", "FullyConnectedNet", *_layer_utils.__all__]
 
-class TwoLayerNet:
+
+class TwoLayerNet(SaveLoad):
     """A two-layer fully connected network with ReLU and softmax loss.
 
     The architecture is affine - ReLU - affine - softmax, with hidden dimension H,
@@ -126,7 +133,7 @@ class TwoLayerNet:
 # ---------------------------------------------------------------------------
 
 
-class FullyConnectedNet:
+class FullyConnectedNet(SaveLoad):
     """A fully connected network with any number of hidden layers.
 
     With L - 1 hidden layers the architecture is::
@@ -220,6 +227,28 @@ class FullyConnectedNet:
 
         for name, value in self.params.items():
             self.params[name] = value.astype(dtype)
+
+    def _state(self):
+        """What ``save`` writes: the parameters and, with batch norm, each layer's
+        running mean and variance (``running_mean1``, ``running_var1``, ...), which the
+        test-time forward pass uses. Before training they hold their starting values."""
+        state = dict(self.params)
+        if self.normalization == "batchnorm":
+            for i, bn_param in enumerate(self.bn_params, start=1):
+                gamma = self.params.get(f"gamma{i}")
+                if gamma is None:
+                    continue
+                state[f"running_mean{i}"] = bn_param.get("running_mean", np.zeros_like(gamma))
+                state[f"running_var{i}"] = bn_param.get("running_var", np.ones_like(gamma))
+        return state
+
+    def _set_state(self, state):
+        state = {k: v.astype(self.dtype) for k, v in state.items()}
+        for i, bn_param in enumerate(self.bn_params, start=1):
+            for stat in ("running_mean", "running_var"):
+                if f"{stat}{i}" in state:
+                    bn_param[stat] = state.pop(f"{stat}{i}")
+        self.params = state
 
     def loss(self, X, y=None):
         """Class scores, or the loss and its gradients, for a minibatch.

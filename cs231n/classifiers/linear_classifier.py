@@ -17,11 +17,24 @@ import numbers
 import numpy as np
 
 from cs231n._checks import check_float, check_labels, check_ndim
-from cs231n.classifiers.linear_svm import svm_loss_vectorized
-from cs231n.classifiers.softmax import softmax_loss_vectorized
+from cs231n.classifiers._saving import SaveLoad
+from cs231n.classifiers.linear_svm import svm_loss_naive, svm_loss_vectorized
+from cs231n.classifiers.softmax import softmax_loss_naive, softmax_loss_vectorized
+
+# The original course code's notebooks import the loss functions through this module
+# (``from cs231n.classifiers.linear_classifier import *``), so it re-exports them.
+__all__ = [
+    "LinearClassifier",
+    "LinearSVM",
+    "Softmax",
+    "svm_loss_naive",
+    "svm_loss_vectorized",
+    "softmax_loss_naive",
+    "softmax_loss_vectorized",
+]
 
 
-class LinearClassifier:
+class LinearClassifier(SaveLoad):
     """Base class: SGD training and prediction; subclasses implement ``loss``.
 
     Attributes
@@ -142,6 +155,13 @@ class LinearClassifier:
         y_pred = np.argmax(X @ self.W, axis=1)  # highest score of the (N, C) scores
         # END SOLUTION a1.linear_classifier.predict
         return y_pred
+
+    def _state(self):
+        """What ``save`` writes: the weights ``W`` of shape (D, C)."""
+        return {"W": self.W}
+
+    def _set_state(self, state):
+        self.W = state["W"]
 
     def loss(self, X_batch, y_batch, reg):
         """Loss and gradient on a minibatch; subclasses override this.

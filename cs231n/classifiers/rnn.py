@@ -18,7 +18,10 @@ The model follows the Solver contract (``params`` dict, ``loss`` returning
 
 import numpy as np
 
+from cs231n import rnn_layers as _rnn_layers
 from cs231n._checks import check_ndim
+from cs231n.classifiers._saving import SaveLoad
+from cs231n.rnn_layers import *  # noqa: F403
 from cs231n.rnn_layers import (
     lstm_backward,
     lstm_forward,
@@ -33,8 +36,12 @@ from cs231n.rnn_layers import (
     word_embedding_forward,
 )
 
+# The original course code's notebooks take their layer functions from this module
+# (``from cs231n.classifiers.rnn import *``), so it re-exports them.
+__all__ = ["CaptioningRNN", *_rnn_layers.__all__]
 
-class CaptioningRNN:
+
+class CaptioningRNN(SaveLoad):
     """A recurrent captioning model: image features in, a caption out.
 
     Parameters
