@@ -459,3 +459,171 @@ def feature_inversion(rng):
         "out = {'img': img, 'losses': np.array(losses, dtype=float)}"
     )
     return data, code
+
+
+# -- Transformer ---------------------------------------------------------------------------
+
+
+def _attention_data(rng, masked=True):
+    N, H, d = _size(rng, 1, 3), _size(rng, 1, 3), _size(rng, 2, 5)
+    S, T = _size(rng, 2, 6), _size(rng, 2, 6)
+    mask = rng.random((S, T)) < 0.7
+    mask[np.arange(S), rng.integers(0, T, S)] = True  # every query sees a key
+    return {
+        "q": _normal(rng, (N, H, S, d)),
+        "k": _normal(rng, (N, H, T, d)),
+        "v": _normal(rng, (N, H, T, d)),
+        "mask": mask if masked else None,
+        "dout": _normal(rng, (N, H, S, d)),
+    }
+
+
+@TESTS(
+    "a3.transformer.attention_forward",
+    2,
+    tol=FWD_TOL,
+    hint="scores = q k^T / sqrt(d) for every head; masked scores become -inf before a "
+    "softmax over the keys; the output is the weights times v.",
+)
+def transformer_attention_forward(rng):
+    code = (
+        "from cs231n.transformer_layers import attention_forward\n"
+        "o, _ = attention_forward(q, k, v, mask)\nout = {'out': o}"
+    )
+    return _attention_data(rng), code
+
+
+@TESTS(
+    "a3.transformer.attention_backward",
+    3,
+    tol=BWD_TOL,
+    hint="dv = weights^T dout; dweights = dout v^T; the softmax backward of each row is "
+    "w * (dw - sum(dw * w)); then the two matrix products back to q and k, each scaled by "
+    "1 / sqrt(d). This test runs your attention_forward first.",
+)
+def transformer_attention_backward(rng):
+    code = (
+        "from cs231n.transformer_layers import attention_forward, attention_backward\n"
+        "_, cache = attention_forward(q, k, v, mask)\n"
+        "dq, dk, dv = attention_backward(dout, cache)\nout = {'dq': dq, 'dk': dk, 'dv': dv}"
+    )
+    return _attention_data(rng), code
+
+
+def _multihead_data(rng):
+    H, d = _size(rng, 1, 3), _size(rng, 2, 4)
+    E = H * d
+    N, S, T = _size(rng, 1, 3), _size(rng, 2, 5), _size(rng, 2, 5)
+    params = {
+        name: _normal(rng, (E, E) if name[0] == "W" else E, 1 / np.sqrt(E))
+        for name in ("Wq", "bq", "Wk", "bk", "Wv", "bv", "Wo", "bo")
+    }
+    mask = rng.random((S, T)) < 0.7
+    mask[:, 0] = True
+    return {
+        "query": _normal(rng, (N, S, E)),
+        "memory": _normal(rng, (N, T, E)),
+        "params": params,
+        "num_heads": H,
+        "mask": mask,
+        "dout": _normal(rng, (N, S, E)),
+    }
+
+
+@TESTS(
+    "a3.transformer.multihead_forward",
+    2,
+    tol=FWD_TOL,
+    hint="project query, key and value with their affine layers, split E into num_heads "
+    "heads of E / num_heads features (head h gets features h*d .. (h+1)*d - 1), attend, "
+    "merge the heads back and apply the output projection. This test uses your attention.",
+)
+def transformer_multihead_forward(rng):
+    code = (
+        "from cs231n.transformer_layers import multihead_attention_forward\n"
+        "o, _ = multihead_attention_forward(query, memory, memory, params, num_heads, mask)\n"
+        "out = {'out': o}"
+    )
+    return _multihead_data(rng), code
+
+
+@TESTS(
+    "a3.transformer.multihead_backward",
+    3,
+    tol=BWD_TOL,
+    hint="the forward pass in reverse: output projection, merge of the heads (its "
+    "backward is a split), attention backward, the three input projections. This test "
+    "runs your multihead_attention_forward and attention layers first.",
+)
+def transformer_multihead_backward(rng):
+    code = (
+        "from cs231n.transformer_layers import multihead_attention_forward, "
+        "multihead_attention_backward\n"
+        "_, cache = multihead_attention_forward(query, memory, memory, params, num_heads, mask)\n"
+        "dq, dk, dv, g = multihead_attention_backward(dout, cache)\n"
+        "out = {'dquery': dq, 'dkey': dk, 'dvalue': dv, **{'d' + n: g[n] for n in params}}"
+    )
+    return _multihead_data(rng), code
+
+
+@TESTS(
+    "a3.transformer.positional_encoding",
+    1,
+    tol=FWD_TOL,
+    hint="P[t, 2i] = sin(t / 10000^(2i / E)) and P[t, 2i + 1] = cos(t / 10000^(2i / E)).",
+)
+def transformer_positional_encoding(rng):
+    data = {"max_len": _size(rng, 1, 40), "dim": 2 * _size(rng, 1, 8)}
+    code = (
+        "from cs231n.transformer_layers import positional_encoding\n"
+        "out = {'P': positional_encoding(max_len, dim)}"
+    )
+    return data, code
+
+
+@TESTS(
+    "a3.transformer.captioning_loss",
+    3,
+    tol=BWD_TOL,
+    hint="run the forward pass (self._forward), the temporal softmax loss with the mask, "
+    "then every backward pass in reverse: vocabulary affine, the decoder layers from the "
+    "last to the first (each adds to the memory's gradient), the positional encoding, the "
+    "word embedding, and the image projection. This test uses your attention layers.",
+)
+def transformer_captioning_loss(rng):
+    from cs231n.classifiers.transformer import CaptioningTransformer
+
+    V = _size(rng, 6, 12)
+    word_to_idx = {w: i for i, w in enumerate(["<NULL>", "<START>", "<END>"])}
+    word_to_idx.update({f"w{i}": i for i in range(3, V)})
+    heads = _size(rng, 1, 2)
+    E, D, N, T = 2 * heads * _size(rng, 1, 3), _size(rng, 3, 8), _size(rng, 2, 4), _size(rng, 4, 8)
+    layers = _size(rng, 1, 2)
+    shapes = {
+        k: v.shape
+        for k, v in CaptioningTransformer(
+            word_to_idx, D, E, heads, layers, ffn_dim=E + 2, dtype=np.float64
+        ).params.items()
+    }
+    params = {k: _normal(rng, s, 1 / np.sqrt(s[0])) for k, s in shapes.items()}
+    captions = np.zeros((N, T), dtype=np.int64)
+    for n in range(N):
+        length = _size(rng, 1, T - 2)
+        captions[n, 0] = 1
+        captions[n, 1 : length + 1] = rng.integers(3, V, length)
+        captions[n, length + 1] = 2
+    data = {
+        "word_to_idx": word_to_idx,
+        "arch": [D, E, heads, layers, E + 2],
+        "params": params,
+        "features": _normal(rng, (N, D)),
+        "captions": captions,
+    }
+    code = (
+        "from cs231n.classifiers.transformer import CaptioningTransformer\n"
+        "D, E, heads, layers, F = arch\n"
+        "model = CaptioningTransformer(word_to_idx, D, E, heads, layers, ffn_dim=F,"
+        " dtype=np.float64)\n"
+        "model.params = {k: v.copy() for k, v in params.items()}\n" + _LOSS
+    )
+    return data, code
