@@ -28,7 +28,9 @@ only slower; a warning says so once. ``BACKEND`` names the one in use
 ``CS231N_NUMPY_FALLBACK=1`` to force numpy, or switch for a block of code with
 ``with use_backend("numpy"): ...``. Unless ``OMP_WAIT_POLICY`` or
 ``GOMP_SPINCOUNT`` is set, loading the extension sets ``OMP_WAIT_POLICY=PASSIVE``:
-OpenMP threads that spin after a kernel would take the cores from numpy's BLAS.
+OpenMP threads that spin after a kernel would take the cores from numpy's BLAS. If an
+OpenMP runtime was already loaded by then (``import torch`` before ``cs231n``: PyTorch
+ships its own), the policy can no longer change, and the kernels run on one thread.
 
 Layout note. ``conv_forward_*`` return ``out`` as a transposed view of the product
 (memory order F, N, H_out, W_out): a correct ``(N, F, H_out, W_out)`` array that
@@ -62,11 +64,45 @@ __all__ = [
     "max_pool_backward_im2col",
 ]
 
-_KERNEL_NAMES = ("im2col", "col2im", "max_pool_forward", "max_pool_backward", "channels_first")
+_KERNEL_NAMES = (
+    "im2col",
+    "col2im",
+    "max_pool_forward",
+    "max_pool_backward",
+    "channels_first",
+    "set_thread_cap",
+)
+
+
+def _openmp_loaded_with_spinning_threads():
+    """Whether the process already holds an OpenMP runtime that may spin-wait.
+
+    The runtime reads its wait policy once, when it is loaded. If another library
+    (PyTorch ships its own libgomp) loaded it before ``OMP_WAIT_POLICY=PASSIVE`` was
+    set, our kernels would share a runtime whose idle threads spin and take the cores
+    from numpy's BLAS: a convnet step measured 5x slower. Linux only (reads
+    /proc/self/maps); elsewhere, False.
+    """
+    if os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE" or os.environ.get(
+        "GOMP_SPINCOUNT", ""
+    ).strip() in ("0",):
+        return False
+    try:
+        with open("/proc/self/maps") as f:
+            maps = f.read()
+    except OSError:
+        return False
+    return any(name in maps for name in ("libgomp", "libomp.so", "libiomp5"))
+
+
+_SPINNING_RUNTIME = None  # decided once, before our extension loads its runtime
 
 
 def _load_compiled():
     """The compiled kernels, or None with the reason they cannot be used."""
+    global _SPINNING_RUNTIME
+    if _SPINNING_RUNTIME is None:
+        _SPINNING_RUNTIME = _openmp_loaded_with_spinning_threads()
     # The kernels' OpenMP threads alternate with numpy's BLAS threads. OpenMP threads
     # that spin-wait after a kernel take the cores from the next matrix product, so
     # unless told otherwise, OpenMP threads sleep as soon as they have no work. Read
@@ -80,6 +116,10 @@ def _load_compiled():
     missing = [name for name in _KERNEL_NAMES if not hasattr(im2col_cython, name)]
     if missing:
         return None, f"the compiled extension is out of date (it lacks {', '.join(missing)})"
+    if _SPINNING_RUNTIME:
+        # Too late for the wait policy: one thread per kernel spins nothing up. The
+        # kernels are copies, a small part of a step next to the matrix products.
+        im2col_cython.set_thread_cap(1)
     return im2col_cython, None
 
 

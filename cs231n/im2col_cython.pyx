@@ -42,8 +42,32 @@ ctypedef fused index_t:
 cdef Py_ssize_t _SERIAL_BELOW = 32768
 
 
+# At most this many threads per kernel (0: no cap, as many as OpenMP offers).
+# ``cs231n.fast_layers`` sets 1 when another library (PyTorch) started the process's
+# OpenMP runtime before us, with threads that spin-wait and would starve numpy's BLAS.
+cdef int _thread_cap = 0
+
+
+def set_thread_cap(int n):
+    """Run every kernel on at most ``n`` threads; 0 removes the cap."""
+    global _thread_cap
+    if n < 0:
+        raise ValueError(f"set_thread_cap: n must be >= 0, got {n}")
+    _thread_cap = n
+
+
+def get_thread_cap():
+    """The cap set by ``set_thread_cap`` (0: none)."""
+    return _thread_cap
+
+
 cdef inline int _threads(Py_ssize_t work) noexcept nogil:
-    return 1 if work < _SERIAL_BELOW else CS231N_MAX_THREADS()
+    cdef int n = CS231N_MAX_THREADS()
+    if work < _SERIAL_BELOW:
+        return 1
+    if 0 < _thread_cap < n:
+        return _thread_cap
+    return n
 
 
 cdef inline int _grain(Py_ssize_t tasks, int threads) noexcept nogil:
