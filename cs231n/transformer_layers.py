@@ -26,6 +26,8 @@ dropout. Shapes: N sequences (the minibatch), S query positions, T key/value
 positions, E features per position, H heads of d = E / H features each.
 """
 
+import math
+
 import numpy as np
 
 from cs231n.layers import (
@@ -123,7 +125,7 @@ def attention_forward(q, k, v, mask=None, dropout_param=None):
             )
     out, cache = None, None
     # BEGIN SOLUTION a3.transformer.attention_forward
-    scale = 1.0 / np.sqrt(q.shape[3])
+    scale = 1.0 / math.sqrt(q.shape[3])  # a Python float keeps float32 arrays float32
     scores = (q @ k.swapaxes(-1, -2)) * scale  # (N, H, S, T)
     if mask is not None:
         scores = np.where(mask, scores, -np.inf)
@@ -161,7 +163,7 @@ def attention_backward(dout, cache):
     # Softmax backward, row by row: ds = w * (dw - sum(dw * w)). Masked keys have
     # weight 0, so their scores get no gradient.
     dscores = weights * (dweights - (dweights * weights).sum(axis=-1, keepdims=True))
-    scale = 1.0 / np.sqrt(q.shape[3])
+    scale = 1.0 / math.sqrt(q.shape[3])  # a Python float keeps float32 arrays float32
     dq = (dscores @ k) * scale  # (N, H, S, d)
     dk = (dscores.swapaxes(-1, -2) @ q) * scale  # (N, H, T, d)
     # END SOLUTION a3.transformer.attention_backward

@@ -382,3 +382,15 @@ def test_against_torch_positional_encoding():
     expected[:, 0::2] = torch.sin(position * div)
     expected[:, 1::2] = torch.cos(position * div)
     np.testing.assert_allclose(positional_encoding(T, E), expected.numpy(), atol=1e-6)
+
+
+def test_float32_stays_float32():
+    """A float64 scalar (np.sqrt of an int) silently made every array float64, at half speed."""
+    rng = np.random.default_rng(11)
+    model = _small_model(dtype=np.float32)
+    loss, grads = model.loss(rng.standard_normal((3, 5)), _captions(rng))
+    assert {g.dtype for g in grads.values()} == {np.dtype(np.float32)}
+    q = rng.standard_normal((1, 2, 3, 4)).astype(np.float32)
+    out, cache = attention_forward(q, q, q, causal_mask(3))
+    assert out.dtype == np.float32
+    assert {g.dtype for g in attention_backward(out, cache)} == {np.dtype(np.float32)}
