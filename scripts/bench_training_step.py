@@ -1,0 +1,221 @@
+"""A training step of our networks next to the same networks in PyTorch, on the CPU.
+
+What a student feels is the time of a training step. This script measures, float32,
+batch 50, loss and all gradients (no parameter update, which both sides leave to an
+optimiser):
+
+- ``ThreeLayerConvNet`` (defaults: conv 32 7x7 - ReLU - max pool 2x2 - affine 100 -
+  ReLU - affine 10 - softmax) against the same layers in ``torch.nn``;
+- ``FullyConnectedNet([100, 100], normalization="batchnorm", dropout_keep_ratio=0.5)``
+  against Linear - BatchNorm1d - ReLU - Dropout (x2) - Linear.
+
+Each side runs in its own fresh process with the same number of threads (numpy's BLAS
+and PyTorch's intra-op pool both use every core, or ``--threads``); the processes take
+turns for ``--rounds`` rounds, each reporting the median of ``--repeat`` steps. Then the
+split of our step's time, from a profile: convolution, pooling, ReLU, affine, batch norm,
+dropout, loss, and the rest (Python between the layers).
+
+    python scripts/bench_training_step.py [--rounds 3] [--repeat 20] [--threads N]
+
+PyTorch is optional: without it only our side and the split are printed.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+CHILD = r"""
+import json, sys, time
+side, net, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
+import numpy as np
+rng = np.random.default_rng(0)
+N = 50
+if net == "cnn":
+    X = rng.standard_normal((N, 3, 32, 32)).astype(np.float32)
+else:
+    X = rng.standard_normal((N, 3 * 32 * 32)).astype(np.float32)
+y = rng.integers(0, 10, N)
+
+if side == "cs231n":
+    from cs231n.classifiers.cnn import ThreeLayerConvNet
+    from cs231n.classifiers.fc_net import FullyConnectedNet
+    np.random.seed(0)
+    if net == "cnn":
+        model = ThreeLayerConvNet(dtype=np.float32)
+    else:
+        model = FullyConnectedNet([100, 100], normalization="batchnorm",
+                                  dropout_keep_ratio=0.5, dtype=np.float32, weight_scale=5e-2)
+    step = lambda: model.loss(X, y)
+else:
+    import torch
+    from torch import nn
+    torch.manual_seed(0)
+    if net == "cnn":
+        model = nn.Sequential(nn.Conv2d(3, 32, 7, padding=3), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Flatten(), nn.Linear(32 * 16 * 16, 100), nn.ReLU(),
+                              nn.Linear(100, 10))
+    else:
+        model = nn.Sequential(nn.Linear(3072, 100), nn.BatchNorm1d(100), nn.ReLU(), nn.Dropout(0.5),
+                              nn.Linear(100, 100), nn.BatchNorm1d(100), nn.ReLU(), nn.Dropout(0.5),
+                              nn.Linear(100, 10))
+    model.train()
+    tX, ty = torch.from_numpy(X), torch.from_numpy(y)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step():
+        for p in model.parameters():
+            p.grad = None
+        loss_fn(model(tX), ty).backward()
+
+for _ in range(5):
+    step()
+times = []
+for _ in range(repeat):
+    t = time.perf_counter()
+    step()
+    times.append(time.perf_counter() - t)
+print(json.dumps({"ms": 1000 * float(np.median(times))}))
+"""
+
+CATEGORIES = [
+    ("convolution", ("conv_forward", "conv_backward", "im2col", "col2im", "channels_first")),
+    ("max pooling", ("max_pool",)),
+    ("batch norm", ("batchnorm",)),
+    ("dropout", ("dropout",)),
+    ("ReLU", ("relu_forward", "relu_backward")),
+    ("affine", ("affine_forward", "affine_backward")),
+    ("loss", ("softmax_loss",)),
+]
+
+
+def run_child(side, net, repeat, env):
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, side, net, str(repeat)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    if out.returncode:
+        raise RuntimeError(f"{side} {net} failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])["ms"]
+
+
+def _category(name):
+    for category, needles in CATEGORIES:
+        if any(n in name for n in needles):
+            return category
+    return None
+
+
+def profile_split(net, steps=30):
+    """Our step's time by kind of layer, and the rest (Python between the layers).
+
+    Every layer function the models call is wrapped with a timer that counts its own
+    time, not that of the layers it calls (a sandwich such as ``conv_relu_pool_forward``
+    counts only its glue; the conv, ReLU and pool inside count for themselves).
+    """
+    import time
+
+    import numpy as np
+
+    from cs231n import fast_layers, layer_utils, layers
+    from cs231n.classifiers import cnn, fc_net
+
+    spent = dict.fromkeys([c for c, _ in CATEGORIES], 0.0)
+    stack = []
+
+    def wrap(func, category):
+        def timed(*args, **kwargs):
+            stack.append(0.0)
+            start = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                elapsed = time.perf_counter() - start
+                inner = stack.pop()
+                if stack:
+                    stack[-1] += elapsed
+                if category is not None:
+                    spent[category] += elapsed - inner
+
+        return timed
+
+    originals = []
+    for module in (layers, fast_layers, layer_utils, cnn, fc_net):
+        for name in dir(module):
+            value = getattr(module, name)
+            if callable(value) and (
+                "_forward" in name or "_backward" in name or name.endswith("_loss")
+            ):
+                originals.append((module, name, value))
+    wrapped = {}
+    for module, name, value in originals:
+        if id(value) not in wrapped:
+            wrapped[id(value)] = wrap(value, _category(name))
+        setattr(module, name, wrapped[id(value)])
+    try:
+        rng = np.random.default_rng(0)
+        np.random.seed(0)
+        if net == "cnn":
+            model = cnn.ThreeLayerConvNet(dtype=np.float32)
+            X = rng.standard_normal((50, 3, 32, 32)).astype(np.float32)
+        else:
+            model = fc_net.FullyConnectedNet(
+                [100, 100], normalization="batchnorm", dropout_keep_ratio=0.5, dtype=np.float32
+            )
+            X = rng.standard_normal((50, 3072)).astype(np.float32)
+        y = rng.integers(0, 10, 50)
+        model.loss(X, y)
+        for key in spent:
+            spent[key] = 0.0
+        start = time.perf_counter()
+        for _ in range(steps):
+            model.loss(X, y)
+        total = time.perf_counter() - start
+    finally:
+        for module, name, value in originals:
+            setattr(module, name, value)
+    split = {k: v / total for k, v in spent.items()}
+    split["rest (Python, glue)"] = max(1 - sum(split.values()), 0.0)
+    return split, 1000 * total / steps
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    args = parser.parse_args(argv)
+    env = dict(os.environ)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(args.threads)
+    try:
+        import torch  # noqa: F401
+
+        sides = ("cs231n", "torch")
+    except ImportError:
+        sides = ("cs231n",)
+        print("PyTorch is not installed: our side only.")
+    print(f"{args.threads} threads each; load average {os.getloadavg()[0]:.1f}")
+    names = {"cnn": "ThreeLayerConvNet", "fcn": "FullyConnectedNet+BN+dropout"}
+    for net in ("cnn", "fcn"):
+        times = {side: [] for side in sides}
+        for _ in range(args.rounds):
+            for side in sides:
+                times[side].append(run_child(side, net, args.repeat, env))
+        ms = {side: statistics.median(t) for side, t in times.items()}
+        row = "  ".join(f"{side} {v:6.1f} ms = {50e3 / v:6,.0f} img/s" for side, v in ms.items())
+        ratio = f"  ratio ours/torch {ms['cs231n'] / ms['torch']:.2f}" if "torch" in ms else ""
+        print(f"{names[net]:30s} {row}{ratio}")
+    for net in ("cnn", "fcn"):
+        split, ms = profile_split(net)
+        parts = ", ".join(f"{k} {v:.0%}" for k, v in split.items() if v >= 0.005)
+        print(f"split of our {names[net]} step (profiled, {ms:.1f} ms): {parts}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
