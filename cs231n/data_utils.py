@@ -24,6 +24,7 @@ Typical use in a notebook::
 
 import os
 import pickle
+import re
 import warnings
 from pathlib import Path
 
@@ -47,9 +48,9 @@ HOW_TO_GET = (
 def data_root():
     """The folder that holds the course's data sets.
 
-    In order: the environment variable ``CS231N_DATA_DIR`` if set; the repository's
-    ``datasets/`` folder when the package sits in a checkout of the repository; else
-    ``~/.cache/cs231n``.
+    In order: the environment variable ``CS231N_DATA_DIR`` if set; the ``datasets/``
+    folder of the checkout (the repository or a student release) the package was
+    installed from in editable mode; else ``~/.cache/cs231n``.
 
     Returns
     -------
@@ -58,10 +59,28 @@ def data_root():
     env = os.environ.get("CS231N_DATA_DIR")
     if env:
         return Path(env).expanduser()
-    checkout = Path(__file__).resolve().parents[1] / "datasets"
-    if checkout.is_dir():
-        return checkout
+    checkout = _checkout_root()
+    if checkout is not None:
+        return checkout / "datasets"
     return Path.home() / ".cache" / "cs231n"
+
+
+def _checkout_root():
+    """The checkout holding this package, recognised by its own files, or None.
+
+    A folder beside the package merely named ``datasets`` is not enough: in a normal
+    install the package's parent is ``site-packages``, where ``datasets`` is another
+    package (Hugging Face's). A checkout has our ``pyproject.toml`` (project
+    ``cs231n``) and ``datasets/get_datasets.sh``.
+    """
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "datasets" / "get_datasets.sh").is_file():
+        return None
+    try:
+        pyproject = (root / "pyproject.toml").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return root if re.search(r'(?m)^name\s*=\s*"cs231n"\s*$', pyproject) else None
 
 
 def real_cifar10_path():

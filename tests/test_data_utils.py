@@ -259,3 +259,57 @@ def test_is_embedded_on_odd_paths(tmp_path):
     assert not data_utils.is_embedded(tmp_path / "missing")
     (tmp_path / "batches.meta").write_bytes(b"garbage")
     assert not data_utils.is_embedded(tmp_path)
+
+
+def test_data_root_in_a_normal_install_never_uses_a_foreign_datasets_folder(tmp_path):
+    """Installed without -e, the package's parent is site-packages, where ``datasets``
+    is Hugging Face's package: data must go to ~/.cache/cs231n, not into it."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    site = tmp_path / "site-packages"
+    shutil.copytree(
+        Path(__file__).resolve().parents[1] / "cs231n",
+        site / "cs231n",
+        ignore=shutil.ignore_patterns("*.so", "__pycache__", "*.c"),
+    )
+    (site / "datasets").mkdir()
+    (site / "datasets" / "__init__.py").write_text("# another package named datasets\n")
+    home = tmp_path / "home"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "PYTHONPATH": str(site),
+        "CS231N_NUMPY_FALLBACK": "1",
+    }
+    # This checkout may be installed in editable mode; its import hook would win over
+    # PYTHONPATH, so the child drops it and imports the copy in "site-packages".
+    code = (
+        "import sys\n"
+        "sys.meta_path = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]\n"
+        "import cs231n.data_utils as d\n"
+        "assert d.__file__.startswith(sys.argv[1]), d.__file__\n"
+        "print(d.data_root())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(site)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    assert Path(out.stdout.strip()) == home / ".cache" / "cs231n"
+    # The same tree with our checkout's marker files is a checkout: its datasets/ is used.
+    (site / "datasets" / "get_datasets.sh").write_text("#!/bin/sh\n")
+    (site / "pyproject.toml").write_text('[project]\nname = "cs231n"\n')
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(site)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert Path(out.stdout.strip()) == site / "datasets"
