@@ -6,11 +6,34 @@ Each subcommand lives in its own module of ``cs231n.course`` exposing
 
 import argparse
 import importlib
+import re
 import sys
 
 # Subcommand modules, in the order they are listed by --help.
 COMMANDS = ["data_cmd", "notebooks", "main_job"]
 OPTIONAL_COMMANDS = ["release", "collect", "grade", "autograder"]  # course tooling
+
+
+class PlainDocFormatter(argparse.RawDescriptionHelpFormatter):
+    """Shows a module docstring as plain text: its paragraphs and lists as written,
+    without reST markup (``code`` quotes, section underlines)."""
+
+    def _fill_text(self, text, width, indent):
+        lines = []
+        for line in text.splitlines():
+            if re.fullmatch(r"\s*([-=~^])\1{2,}\s*", line):
+                continue  # a section title's underline
+            lines.append(re.sub(r"``([^`]+)``", r"\1", line))
+        return super()._fill_text("\n".join(lines).strip("\n"), width, indent)
+
+
+def _plain_help(parser):
+    """Give a parser and all its subcommands' parsers the plain-text formatter."""
+    parser.formatter_class = PlainDocFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _plain_help(child)
 
 
 def build_parser():
@@ -29,6 +52,7 @@ def build_parser():
                 raise
             continue
         module.register(sub)
+    _plain_help(parser)
     return parser
 
 

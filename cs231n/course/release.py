@@ -30,7 +30,7 @@ from cs231n.course.markers import MarkerError
 from cs231n.course.stubs import transform
 
 ASSIGNMENTS = {"assignment1": 1, "assignment2": 2, "assignment3": 3}
-TOP_LEVEL_FILES = ["pyproject.toml", "setup.py", "requirements.txt"]
+TOP_LEVEL_FILES = ["pyproject.toml", "setup.py", "requirements.txt", "LICENSE"]
 DATASET_FILES = ["datasets/get_datasets.sh", "datasets/README.md"]
 PACKAGE_SUFFIXES = {".py", ".pyx", ".npz", ".json", ".txt", ".md"}
 SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", "build"}
