@@ -44,7 +44,7 @@ __all__ = [
 
 
 def affine_forward(x, w, b):
-    """Affine (fully connected) layer: ``out = x.reshape(N, D) @ w + b``.
+    """Affine (fully connected) layer: out = x w + b, each example flattened to D numbers.
 
     Parameters
     ----------
@@ -230,8 +230,8 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     In train mode, each feature is normalised with the mean and variance of the
     minibatch, and exponential running averages of both are kept for test time::
 
-        running_mean = momentum * running_mean + (1 - momentum) * sample_mean
-        running_var = momentum * running_var + (1 - momentum) * sample_var
+        running_mean  <-  momentum · running_mean + (1 - momentum) · sample_mean
+        running_var   <-  momentum · running_var  + (1 - momentum) · sample_var
 
     In test mode, the running averages are used instead of the batch statistics.
 
@@ -348,7 +348,8 @@ def batchnorm_backward_alt(dout, cache):
 
         dx = (1 / N) * istd * (N * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))
 
-    with ``dxhat = dout * gamma``, ``istd = 1 / sqrt(var + eps)`` and sums over the batch.
+    where dxhat is the gradient reaching the normalised input (dout scaled by gamma),
+    istd = 1 / sqrt(var + eps), and the sums run over the batch.
 
     Parameters and returns are those of ``batchnorm_backward``.
     """
@@ -454,8 +455,9 @@ def dropout_forward(x, dropout_param):
     dropout_param : dict with the keys
         - p : float in (0, 1], the probability of KEEPING each unit (required)
         - mode : 'train' or 'test' (required); test mode returns x unchanged
-        - seed : int, optional; when given, ``np.random.seed(seed)`` makes the mask
-          repeatable (for gradient checks only, not for real training)
+        - seed : int, optional; when given, numpy's global random state is seeded
+          with it first, which makes the mask repeatable (for gradient checks only,
+          not for real training)
 
     Returns
     -------

@@ -2,7 +2,9 @@
 
 Everything here uses one ability of the network: the gradient of a class score with
 respect to the *input image*, which ``PretrainedCNN`` provides through
-``scores, cache = model.forward(X)`` and ``dX, _ = model.backward(dscores, cache)``.
+``model.forward(images)``, which returns the scores and a cache, and
+``model.backward(dscores, cache)``, which returns the gradient with respect to the
+images (and the parameters' gradients).
 
 - ``compute_saliency_maps``: how much each pixel matters for the correct class,
   ``max_c |d s_y / d X[c, i, j]|`` (Simonyan et al., 2014).
@@ -287,7 +289,8 @@ def feature_inversion_update_step(img, target_feats, layer, model, learning_rate
     """One gradient descent step on ``||phi(img) - target_feats||^2 + TV(img)``, in place.
 
     ``phi`` is the network up to and including ``layer``:
-    ``feats, cache = model.forward(img, end=layer)``. The step is normalised:
+    ``model.forward(image, end=layer)`` returns its features (and a cache). The step
+    is normalised:
     ``img -= learning_rate * g / ||g||_2``.
 
     Parameters

@@ -296,13 +296,13 @@ def sigmoid(x):
 def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     """One time step of an LSTM.
 
-    The activation vector ``a = x @ Wx + prev_h @ Wh + b`` of shape (N, 4H) is split
+    The activation vector a = x Wx + prev_h Wh + b (matrix products), of shape (N, 4H), is split
     into four blocks of H columns, in this order: the input gate i, the forget gate
     f, the output gate o and the block input g. Then
 
         i, f, o = sigmoid(a_i), sigmoid(a_f), sigmoid(a_o);  g = tanh(a_g)
-        next_c = f * prev_c + i * g
-        next_h = o * tanh(next_c)
+        next_c = f ⊙ prev_c + i ⊙ g        (⊙: elementwise product)
+        next_h = o ⊙ tanh(next_c)
 
     Parameters
     ----------

@@ -3,15 +3,15 @@
 Every region a student writes is fenced by a begin/end pair naming the assignment
 and the question it belongs to::
 
-    # BEGIN SOLUTION a1.knn.compute_distances_two_loops
-    dists[i, j] = np.sqrt(np.sum((X[i] - self.X_train[j]) ** 2))
-    # END SOLUTION a1.knn.compute_distances_two_loops
+    # BEGIN SOLUTION a1.example.question
+    answer = what_the_student_writes()
+    # END SOLUTION a1.example.question
 
 in ``.py`` files and notebook code cells, and in Markdown cells (inline answers)::
 
-    <!-- BEGIN SOLUTION a1.knn.inline_question_1 -->
+    <!-- BEGIN SOLUTION a1.example.inline_question -->
     **Your answer:** ...
-    <!-- END SOLUTION a1.knn.inline_question_1 -->
+    <!-- END SOLUTION a1.example.inline_question -->
 
 A name is ``a<N>.<question>[.<part>...]``: the assignment number, then dotted
 identifiers. Regions never nest, every BEGIN has an END with the same name on a

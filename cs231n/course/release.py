@@ -26,6 +26,7 @@ from pathlib import Path
 
 import nbformat
 
+from cs231n.course.leaks import find_leaks, solution_statements
 from cs231n.course.markers import MarkerError
 from cs231n.course.stubs import transform
 
@@ -167,6 +168,16 @@ def build_release(root, assignment, out, reveal_earlier=False):
         "__pycache__/\n*.so\n*.c\nbuild/\n*.egg-info/\ndatasets/*\n"
         "!datasets/get_datasets.sh\n!datasets/README.md\n*_submission*.zip\n",
     )
+    # Last line of defence: no statement of a stubbed region, however reformatted, in
+    # any file written (see cs231n/course/leaks.py). A leaking release is not kept.
+    leaked = find_leaks(out, solution_statements(root, names=set(stubbed)))
+    if leaked:
+        shutil.rmtree(out)
+        shown = "; ".join(f"{path}: {text[:60]}" for path, text in leaked[:3])
+        raise ReleaseError(
+            f"solution text would reach students ({len(leaked)} statements), e.g. {shown}. "
+            "Move it inside a solution region or reword it; the release was not written."
+        )
     return {"assignment": full, "stubbed": stubbed, "files": sorted(files)}
 
 
