@@ -17,6 +17,7 @@ then the previous directory is kept aside, never deleted.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -84,14 +85,28 @@ def release_notebook(path, where, keep):
     """A released copy of one notebook (as an nbformat node) and the regions stubbed."""
     nb = nbformat.read(path, as_version=4)
     stubbed = []
-    for i, cell in enumerate(nb.cells):
+    heading = None  # the last section heading above the cell: what a student sees
+    for cell in nb.cells:
         if cell.cell_type not in ("code", "markdown"):
             continue
+        place = f"{where}, under '{heading}'" if heading else f"{where}, at the top"
         cell.source, names = transform(
-            cell.source, keep, f"{where} cell {i}", markdown=cell.cell_type == "markdown"
+            cell.source, keep, place, markdown=cell.cell_type == "markdown"
         )
         stubbed += names
+        if cell.cell_type == "markdown":
+            heading = _last_heading(cell.source) or heading
     return _clean_notebook(nb), stubbed
+
+
+def _last_heading(markdown):
+    """The text of the last Markdown heading (``# ...``) in a cell, or None."""
+    found = None
+    for line in markdown.splitlines():
+        match = re.match(r"^#{1,6}\s+(.+?)\s*#*\s*$", line)
+        if match:
+            found = match.group(1).strip()
+    return found
 
 
 def _package_files(root):
