@@ -67,7 +67,7 @@ def affine_forward(x, w, b):
     if b.shape != (w.shape[1],):
         raise ValueError(f"affine_forward: b must have shape ({w.shape[1]},), got {b.shape}.")
     out = None
-    # BEGIN SOLUTION a1.two_layer_net.affine_forward
+    # BEGIN SOLUTION a1.two_layer_net.affine_forward: the output of the affine layer, each example flattened to a row
     out = x.reshape(N, D) @ w + b  # (N, M)
     # END SOLUTION a1.two_layer_net.affine_forward
     cache = (x, w, b)
@@ -90,7 +90,7 @@ def affine_backward(dout, cache):
     """
     x, w, b = cache
     dx, dw, db = None, None, None
-    # BEGIN SOLUTION a1.two_layer_net.affine_backward
+    # BEGIN SOLUTION a1.two_layer_net.affine_backward: the gradients of the input (in its original shape), weights and biases
     N = x.shape[0]
     dx = (dout @ w.T).reshape(x.shape)  # (N, D) -> original shape
     dw = x.reshape(N, -1).T @ dout  # (D, M)
@@ -112,7 +112,7 @@ def relu_forward(x):
     cache : x
     """
     out = None
-    # BEGIN SOLUTION a1.two_layer_net.relu_forward
+    # BEGIN SOLUTION a1.two_layer_net.relu_forward: the elementwise ReLU
     out = np.maximum(0, x)
     # END SOLUTION a1.two_layer_net.relu_forward
     cache = x
@@ -133,7 +133,7 @@ def relu_backward(dout, cache):
     """
     x = cache
     dx = None
-    # BEGIN SOLUTION a1.two_layer_net.relu_backward
+    # BEGIN SOLUTION a1.two_layer_net.relu_backward: the gradient passed back through the ReLU
     dx = dout * (x > 0)
     # END SOLUTION a1.two_layer_net.relu_backward
     return dx
@@ -155,7 +155,7 @@ def svm_loss(x, y):
     check_ndim("svm_loss", "x", x, 2)
     check_labels("svm_loss", y, x.shape[0], x.shape[1])
     loss, dx = None, None
-    # BEGIN SOLUTION a1.two_layer_net.svm_loss
+    # BEGIN SOLUTION a1.two_layer_net.svm_loss: the multiclass SVM loss of the scores and its gradient
     N = x.shape[0]
     correct = x[np.arange(N), y][:, None]  # (N, 1)
     margins = np.maximum(0, x - correct + 1.0)  # (N, C)
@@ -185,7 +185,7 @@ def softmax_loss(x, y):
     check_ndim("softmax_loss", "x", x, 2)
     check_labels("softmax_loss", y, x.shape[0], x.shape[1])
     loss, dx = None, None
-    # BEGIN SOLUTION a1.two_layer_net.softmax_loss
+    # BEGIN SOLUTION a1.two_layer_net.softmax_loss: the softmax (cross-entropy) loss of the scores and its gradient
     N = x.shape[0]
     shifted = x - x.max(axis=1, keepdims=True)  # (N, C), for numerical stability
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -265,7 +265,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
 
     out, cache = None, None
     if mode == "train":
-        # BEGIN SOLUTION a2.batchnorm.forward_train
+        # BEGIN SOLUTION a2.batchnorm.forward_train: normalise with the minibatch's statistics and update the running averages
         sample_mean = x.mean(axis=0)  # (D,)
         xc = x - sample_mean  # (N, D), centred
         sample_var = (xc**2).mean(axis=0)  # (D,)
@@ -278,7 +278,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         running_var = momentum * running_var + (1 - momentum) * sample_var
         # END SOLUTION a2.batchnorm.forward_train
     else:
-        # BEGIN SOLUTION a2.batchnorm.forward_test
+        # BEGIN SOLUTION a2.batchnorm.forward_test: normalise with the running averages instead
         xhat = (x - running_mean) / np.sqrt(running_var + eps)  # (N, D)
         out = gamma * xhat + beta
         # END SOLUTION a2.batchnorm.forward_test
@@ -315,7 +315,7 @@ def batchnorm_backward(dout, cache):
     """
     _check_train_cache("batchnorm_backward", cache)
     dx, dgamma, dbeta = None, None, None
-    # BEGIN SOLUTION a2.batchnorm.backward
+    # BEGIN SOLUTION a2.batchnorm.backward: backpropagate through the computation graph of the forward pass, step by step
     xhat, xc, istd, std, var, eps, gamma = cache
     N = dout.shape[0]
     # out = gamma * xhat + beta
@@ -355,7 +355,7 @@ def batchnorm_backward_alt(dout, cache):
     """
     _check_train_cache("batchnorm_backward_alt", cache)
     dx, dgamma, dbeta = None, None, None
-    # BEGIN SOLUTION a2.batchnorm.backward_alt
+    # BEGIN SOLUTION a2.batchnorm.backward_alt: the same gradients from the simplified closed-form expression
     xhat, _, istd, _, _, _, gamma = cache
     N = dout.shape[0]
     dbeta = dout.sum(axis=0)  # (D,)
@@ -389,7 +389,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
     _check_scale_shift("layernorm_forward", gamma, beta, (x.shape[1],))
     eps = ln_param.get("eps", 1e-5)
     out, cache = None, None
-    # BEGIN SOLUTION a2.layernorm.forward
+    # BEGIN SOLUTION a2.layernorm.forward: normalise each example over its own features, then scale and shift
     mean = x.mean(axis=1, keepdims=True)  # (N, 1)
     xc = x - mean  # (N, D)
     var = (xc**2).mean(axis=1, keepdims=True)  # (N, 1)
@@ -419,7 +419,7 @@ def layernorm_backward(dout, cache):
     dbeta : ndarray of shape (D,)
     """
     dx, dgamma, dbeta = None, None, None
-    # BEGIN SOLUTION a2.layernorm.backward
+    # BEGIN SOLUTION a2.layernorm.backward: the gradients of layer normalisation
     xhat, istd, gamma = cache
     D = dout.shape[1]
     dbeta = dout.sum(axis=0)  # (D,)
@@ -481,12 +481,12 @@ def dropout_forward(x, dropout_param):
 
     mask, out = None, None
     if mode == "train":
-        # BEGIN SOLUTION a2.dropout.forward_train
+        # BEGIN SOLUTION a2.dropout.forward_train: draw the mask of kept units and apply it, scaled so the expectation is unchanged
         mask = (np.random.rand(*x.shape) < p).astype(x.dtype) / p  # like x: 0 or 1 / p
         out = x * mask
         # END SOLUTION a2.dropout.forward_train
     else:
-        # BEGIN SOLUTION a2.dropout.forward_test
+        # BEGIN SOLUTION a2.dropout.forward_test: what dropout does at test time
         out = x
         # END SOLUTION a2.dropout.forward_test
     cache = (dropout_param, mask)
@@ -509,7 +509,7 @@ def dropout_backward(dout, cache):
     mode = dropout_param["mode"]
     dx = None
     if mode == "train":
-        # BEGIN SOLUTION a2.dropout.backward_train
+        # BEGIN SOLUTION a2.dropout.backward_train: the gradient through the mask used in the forward pass
         dx = dout * mask
         # END SOLUTION a2.dropout.backward_train
     else:
@@ -585,7 +585,7 @@ def conv_forward_naive(x, w, b, conv_param):
     if np.shape(b) != (w.shape[0],):
         raise ValueError(f"conv_forward_naive: b must have shape ({w.shape[0]},), got {b.shape}.")
     out = None
-    # BEGIN SOLUTION a2.conv.forward_naive
+    # BEGIN SOLUTION a2.conv.forward_naive: the convolution, with explicit loops over the output positions
     N = x.shape[0]
     F, _, HH, WW = w.shape
     x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))  # (N, C, H + 2p, W + 2p)
@@ -620,7 +620,7 @@ def conv_backward_naive(dout, cache):
     """
     x, w, b, conv_param = cache
     dx, dw, db = None, None, None
-    # BEGIN SOLUTION a2.conv.backward_naive
+    # BEGIN SOLUTION a2.conv.backward_naive: the gradients of the input, filters and biases of the convolution
     stride, pad = conv_param["stride"], conv_param["pad"]
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
@@ -683,7 +683,7 @@ def max_pool_forward_naive(x, pool_param):
     check_ndim("max_pool_forward_naive", "x", x, 4)
     H_out, W_out = _pool_output_size("max_pool_forward_naive", x.shape, pool_param)
     out = None
-    # BEGIN SOLUTION a2.pool.forward_naive
+    # BEGIN SOLUTION a2.pool.forward_naive: the maximum of every pooling window
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     N, C, _, _ = x.shape
     out = np.zeros((N, C, H_out, W_out), dtype=x.dtype)
@@ -714,7 +714,7 @@ def max_pool_backward_naive(dout, cache):
     """
     x, pool_param = cache
     dx = None
-    # BEGIN SOLUTION a2.pool.backward_naive
+    # BEGIN SOLUTION a2.pool.backward_naive: route each upstream gradient to the position of its window's maximum
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     N, C, H_out, W_out = dout.shape
     dx = np.zeros_like(x)
@@ -756,7 +756,7 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     """
     check_ndim("spatial_batchnorm_forward", "x", x, 4)
     out, cache = None, None
-    # BEGIN SOLUTION a2.spatial_batchnorm.forward
+    # BEGIN SOLUTION a2.spatial_batchnorm.forward: batch normalisation per channel, over the batch and both spatial axes
     N, C, H, W = x.shape
     x_rows = x.transpose(0, 2, 3, 1).reshape(-1, C)  # (N * H * W, C)
     out_rows, cache = batchnorm_forward(x_rows, gamma, beta, bn_param)
@@ -780,7 +780,7 @@ def spatial_batchnorm_backward(dout, cache):
     dbeta : ndarray of shape (C,)
     """
     dx, dgamma, dbeta = None, None, None
-    # BEGIN SOLUTION a2.spatial_batchnorm.backward
+    # BEGIN SOLUTION a2.spatial_batchnorm.backward: its gradients, reusing the vanilla batch norm backward
     N, C, H, W = dout.shape
     dout_rows = dout.transpose(0, 2, 3, 1).reshape(-1, C)  # (N * H * W, C)
     dx_rows, dgamma, dbeta = batchnorm_backward_alt(dout_rows, cache)
@@ -820,7 +820,7 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     _check_scale_shift("spatial_groupnorm_forward", gamma, beta, (1, C, 1, 1))
     eps = gn_param.get("eps", 1e-5)
     out, cache = None, None
-    # BEGIN SOLUTION a2.groupnorm.forward
+    # BEGIN SOLUTION a2.groupnorm.forward: normalise each example over the channels of each group
     xg = x.reshape(N, G, -1)  # (N, G, C // G * H * W), one row per example and group
     mean = xg.mean(axis=2, keepdims=True)  # (N, G, 1)
     xc = xg - mean
@@ -850,7 +850,7 @@ def spatial_groupnorm_backward(dout, cache):
     dbeta : ndarray of shape (1, C, 1, 1)
     """
     dx, dgamma, dbeta = None, None, None
-    # BEGIN SOLUTION a2.groupnorm.backward
+    # BEGIN SOLUTION a2.groupnorm.backward: the gradients of group normalisation
     xhat, istd, gamma, G = cache
     N, C, H, W = dout.shape
     dbeta = dout.sum(axis=(0, 2, 3), keepdims=True)  # (1, C, 1, 1)

@@ -83,7 +83,7 @@ def compute_saliency_maps(X, y, model):
             f"compute_saliency_maps: y must have shape ({X.shape[0]},), got {y.shape}."
         )
     saliency = None
-    # BEGIN SOLUTION a3.netvis.saliency
+    # BEGIN SOLUTION a3.netvis.saliency: the saliency map: the largest absolute image gradient over the channels
     N = X.shape[0]
     scores, cache = model.forward(X)  # (N, num_classes)
     dscores = np.zeros_like(scores)
@@ -134,7 +134,7 @@ def make_fooling_image(
         raise ValueError(f'make_fooling_image: norm must be "linf" or "l2", not {norm!r}.')
     X_fooling = np.array(X, dtype=model.dtype)  # a copy: X itself is left untouched
     num_steps = 0  # count the gradient steps you take here
-    # BEGIN SOLUTION a3.netvis.fooling
+    # BEGIN SOLUTION a3.netvis.fooling: gradient ascent on the target class score until the network is fooled
     while num_steps < max_iter:
         scores, cache = model.forward(X_fooling)  # (1, num_classes)
         if np.argmax(scores[0]) == target_y:
@@ -186,7 +186,7 @@ def class_visualization_update_step(img, model, target_y, l2_reg, learning_rate)
     -------
     img : the same array, updated
     """
-    # BEGIN SOLUTION a3.netvis.class_visualization
+    # BEGIN SOLUTION a3.netvis.class_visualization: one regularised gradient ascent step on the target class score
     scores, cache = model.forward(img)  # (1, num_classes)
     dscores = np.zeros_like(scores)
     dscores[0, target_y] = 1.0
@@ -273,7 +273,7 @@ def tv_loss(img, tv_weight):
     dimg : ndarray of shape (N, C, H, W)
     """
     loss, dimg = 0.0, np.zeros_like(img)
-    # BEGIN SOLUTION a3.netvis.tv_loss
+    # BEGIN SOLUTION a3.netvis.tv_loss: the total variation of the image and its gradient
     dh = img[:, :, 1:, :] - img[:, :, :-1, :]  # (N, C, H-1, W), vertical neighbours
     dw = img[:, :, :, 1:] - img[:, :, :, :-1]  # (N, C, H, W-1), horizontal neighbours
     loss = tv_weight * (float(np.sum(dh * dh)) + float(np.sum(dw * dw)))
@@ -307,7 +307,7 @@ def feature_inversion_update_step(img, target_feats, layer, model, learning_rate
     loss : float, the objective before the step
     """
     loss = 0.0
-    # BEGIN SOLUTION a3.netvis.feature_inversion
+    # BEGIN SOLUTION a3.netvis.feature_inversion: one normalised descent step towards the target features
     feats, cache = model.forward(img, end=layer)
     diff = feats - target_feats
     feat_loss = float(np.sum(diff * diff))

@@ -44,7 +44,7 @@ def sgd_momentum(w, dw, config=None):
     config.setdefault("momentum", 0.9)
     v = config.get("velocity", np.zeros_like(w))
     next_w = None
-    # BEGIN SOLUTION a2.fc.sgd_momentum
+    # BEGIN SOLUTION a2.fc.sgd_momentum: the velocity update and the step it takes
     v = config["momentum"] * v - config["learning_rate"] * dw
     next_w = w + v
     # END SOLUTION a2.fc.sgd_momentum
@@ -68,7 +68,7 @@ def rmsprop(w, dw, config=None):
     config.setdefault("epsilon", 1e-8)
     config.setdefault("cache", np.zeros_like(w))
     next_w = None
-    # BEGIN SOLUTION a2.fc.rmsprop
+    # BEGIN SOLUTION a2.fc.rmsprop: the moving average of squared gradients and the step it scales
     decay = config["decay_rate"]
     config["cache"] = decay * config["cache"] + (1 - decay) * dw**2
     next_w = w - config["learning_rate"] * dw / (np.sqrt(config["cache"]) + config["epsilon"])
@@ -98,7 +98,7 @@ def adam(w, dw, config=None):
     config.setdefault("v", np.zeros_like(w))
     config.setdefault("t", 0)
     next_w = None
-    # BEGIN SOLUTION a2.fc.adam
+    # BEGIN SOLUTION a2.fc.adam: both moment estimates, their bias correction and the step
     beta1, beta2 = config["beta1"], config["beta2"]
     config["t"] += 1
     config["m"] = beta1 * config["m"] + (1 - beta1) * dw

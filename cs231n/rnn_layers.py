@@ -101,7 +101,7 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
     """
     _check_recurrent_params("rnn_step_forward", x, prev_h, Wx, Wh, b, gates=1)
     next_h, cache = None, None
-    # BEGIN SOLUTION a3.rnn.step_forward
+    # BEGIN SOLUTION a3.rnn.step_forward: the next hidden state of the vanilla RNN
     next_h = np.tanh(x @ Wx + prev_h @ Wh + b)  # (N, H)
     cache = (x, prev_h, Wx, Wh, next_h)
     # END SOLUTION a3.rnn.step_forward
@@ -125,7 +125,7 @@ def rnn_step_backward(dnext_h, cache):
     db : ndarray of shape (H,)
     """
     dx, dprev_h, dWx, dWh, db = None, None, None, None, None
-    # BEGIN SOLUTION a3.rnn.step_backward
+    # BEGIN SOLUTION a3.rnn.step_backward: the gradients of one RNN step
     x, prev_h, Wx, Wh, next_h = cache
     da = dnext_h * (1 - next_h**2)  # (N, H), since d tanh(a) / da = 1 - tanh(a)^2
     dx = da @ Wx.T  # (N, D)
@@ -158,7 +158,7 @@ def rnn_forward(x, h0, Wx, Wh, b):
     """
     _check_sequence("rnn_forward", x, h0, Wx, Wh, b, gates=1)
     h, cache = None, None
-    # BEGIN SOLUTION a3.rnn.forward
+    # BEGIN SOLUTION a3.rnn.forward: run the RNN step over the whole sequence
     N, T, _ = x.shape
     H = h0.shape[1]
     h = np.zeros((N, T, H), dtype=np.result_type(x, h0, Wx))
@@ -193,7 +193,7 @@ def rnn_backward(dh, cache):
     """
     check_ndim("rnn_backward", "dh", dh, 3)
     dx, dh0, dWx, dWh, db = None, None, None, None, None
-    # BEGIN SOLUTION a3.rnn.backward
+    # BEGIN SOLUTION a3.rnn.backward: backpropagation through time over the whole sequence
     N, T, H = dh.shape
     x0, _, Wx, Wh, _ = cache[0]
     D = x0.shape[1]
@@ -245,7 +245,7 @@ def word_embedding_forward(x, W):
             f"of {V} words, got values from {x.min()} to {x.max()}."
         )
     out, cache = None, None
-    # BEGIN SOLUTION a3.rnn.word_embedding_forward
+    # BEGIN SOLUTION a3.rnn.word_embedding_forward: look up the vector of every word index
     out = W[x]  # (N, T, D): fancy indexing picks row x[n, t] of W
     cache = (x, W.shape)
     # END SOLUTION a3.rnn.word_embedding_forward
@@ -270,7 +270,7 @@ def word_embedding_backward(dout, cache):
     """
     check_ndim("word_embedding_backward", "dout", dout, 3)
     dW = None
-    # BEGIN SOLUTION a3.rnn.word_embedding_backward
+    # BEGIN SOLUTION a3.rnn.word_embedding_backward: accumulate the gradient of each word's vector
     x, W_shape = cache
     dW = np.zeros(W_shape, dtype=dout.dtype)
     # np.add.at accumulates over repeated indices; dW[x] += dout would keep only one.
@@ -322,7 +322,7 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     _check_recurrent_params("lstm_step_forward", x, prev_h, Wx, Wh, b, gates=4)
     _check_shape("lstm_step_forward", "prev_c", prev_c, prev_h.shape)
     next_h, next_c, cache = None, None, None
-    # BEGIN SOLUTION a3.lstm.step_forward
+    # BEGIN SOLUTION a3.lstm.step_forward: the gates, the next cell state and the next hidden state
     H = prev_h.shape[1]
     a = x @ Wx + prev_h @ Wh + b  # (N, 4H)
     gates = sigmoid(a[:, : 3 * H])  # (N, 3H)
@@ -357,7 +357,7 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     db : ndarray of shape (4H,)
     """
     dx, dprev_h, dprev_c, dWx, dWh, db = None, None, None, None, None, None
-    # BEGIN SOLUTION a3.lstm.step_backward
+    # BEGIN SOLUTION a3.lstm.step_backward: the gradients of one LSTM step
     x, prev_h, prev_c, Wx, Wh, i, f, o, g, tanh_c = cache
     do = dnext_h * tanh_c  # (N, H)
     # next_c reaches the loss directly (dnext_c) and through next_h = o * tanh(next_c).
@@ -400,7 +400,7 @@ def lstm_forward(x, h0, Wx, Wh, b):
     """
     _check_sequence("lstm_forward", x, h0, Wx, Wh, b, gates=4)
     h, cache = None, None
-    # BEGIN SOLUTION a3.lstm.forward
+    # BEGIN SOLUTION a3.lstm.forward: run the LSTM step over the whole sequence, from a zero cell state
     N, T, _ = x.shape
     H = h0.shape[1]
     h = np.zeros((N, T, H), dtype=np.result_type(x, h0, Wx))
@@ -433,7 +433,7 @@ def lstm_backward(dh, cache):
     """
     check_ndim("lstm_backward", "dh", dh, 3)
     dx, dh0, dWx, dWh, db = None, None, None, None, None
-    # BEGIN SOLUTION a3.lstm.backward
+    # BEGIN SOLUTION a3.lstm.backward: backpropagation through time for the LSTM
     N, T, H = dh.shape
     x0, _, _, Wx, Wh = cache[0][:5]
     D = x0.shape[1]

@@ -124,7 +124,7 @@ def attention_forward(q, k, v, mask=None, dropout_param=None):
                 "attention_forward: a row of the mask is all False: that query sees no key."
             )
     out, cache = None, None
-    # BEGIN SOLUTION a3.transformer.attention_forward
+    # BEGIN SOLUTION a3.transformer.attention_forward: the attention weights (masked softmax of scaled scores) and the output
     scale = 1.0 / math.sqrt(q.shape[3])  # a Python float keeps float32 arrays float32
     scores = (q @ k.swapaxes(-1, -2)) * scale  # (N, H, S, T)
     if mask is not None:
@@ -154,7 +154,7 @@ def attention_backward(dout, cache):
     dv : ndarray of shape (N, H, T, d)
     """
     dq, dk, dv = None, None, None
-    # BEGIN SOLUTION a3.transformer.attention_backward
+    # BEGIN SOLUTION a3.transformer.attention_backward: the gradients of the queries, keys and values
     q, k, v, weights, drop_cache, _ = cache
     mask_kept = None if drop_cache is None else drop_cache[1]  # None in test mode
     dropped = weights if mask_kept is None else weights * mask_kept
@@ -225,7 +225,7 @@ def multihead_attention_forward(
     if missing:
         raise KeyError(f"multihead_attention_forward: params lacks {missing}.")
     out, cache = None, None
-    # BEGIN SOLUTION a3.transformer.multihead_forward
+    # BEGIN SOLUTION a3.transformer.multihead_forward: project, split into heads, attend, merge and project back
     q, q_cache = temporal_affine_forward(query, params["Wq"], params["bq"])  # (N, S, E)
     k, k_cache = temporal_affine_forward(key, params["Wk"], params["bk"])  # (N, T, E)
     v, v_cache = temporal_affine_forward(value, params["Wv"], params["bv"])  # (N, T, E)
@@ -261,7 +261,7 @@ def multihead_attention_backward(dout, cache):
     sum of the three.
     """
     dquery, dkey, dvalue, grads = None, None, None, {}
-    # BEGIN SOLUTION a3.transformer.multihead_backward
+    # BEGIN SOLUTION a3.transformer.multihead_backward: the same steps backwards, with every parameter's gradient
     q_cache, k_cache, v_cache, attn_cache, o_cache, num_heads = cache
     dmerged, grads["Wo"], grads["bo"] = temporal_affine_backward(dout, o_cache)
     dq, dk, dv = attention_backward(_split_heads(dmerged, num_heads), attn_cache)
@@ -295,7 +295,7 @@ def positional_encoding(max_len, embed_dim):
     if embed_dim % 2:
         raise ValueError(f"positional_encoding: embed_dim must be even, got {embed_dim}.")
     P = None
-    # BEGIN SOLUTION a3.transformer.positional_encoding
+    # BEGIN SOLUTION a3.transformer.positional_encoding: the table of sines and cosines
     position = np.arange(max_len)[:, None]  # (max_len, 1)
     frequency = 10000.0 ** (-np.arange(0, embed_dim, 2) / embed_dim)  # (E / 2,)
     P = np.zeros((max_len, embed_dim))

@@ -86,7 +86,7 @@ class ThreeLayerConvNet(SaveLoad):
         self.dtype = dtype
 
         # Weights: Gaussian with standard deviation weight_scale; biases: zero.
-        # BEGIN SOLUTION a2.cnn.init
+        # BEGIN SOLUTION a2.cnn.init: create the weights and biases of the three layers, in self.params
         F = num_filters
         self.params["W1"] = weight_scale * np.random.randn(F, C, filter_size, filter_size)
         self.params["b1"] = np.zeros(F)
@@ -128,7 +128,7 @@ class ThreeLayerConvNet(SaveLoad):
         pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
 
         scores = None
-        # BEGIN SOLUTION a2.cnn.forward
+        # BEGIN SOLUTION a2.cnn.forward: the forward pass, from the images to the class scores
         pooled, pool_cache = conv_relu_pool_forward(X, W1, b1, conv_param, pool_param)
         hidden, hidden_cache = affine_relu_forward(pooled, W2, b2)  # (N, hidden_dim)
         scores, scores_cache = affine_forward(hidden, W3, b3)  # (N, num_classes)
@@ -138,7 +138,7 @@ class ThreeLayerConvNet(SaveLoad):
             return scores
 
         loss, grads = 0.0, {}
-        # BEGIN SOLUTION a2.cnn.backward
+        # BEGIN SOLUTION a2.cnn.backward: the loss with L2 regularisation, and the gradient of every parameter
         data_loss, dscores = softmax_loss(scores, y)
         loss = data_loss + 0.5 * self.reg * sum(np.sum(W * W) for W in (W1, W2, W3))
         dhidden, grads["W3"], grads["b3"] = affine_backward(dscores, scores_cache)

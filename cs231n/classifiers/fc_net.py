@@ -76,7 +76,7 @@ class TwoLayerNet(SaveLoad):
         rng = np.random.default_rng(seed) if seed is not None else np.random
 
         # Weights: Gaussian with standard deviation weight_scale; biases: zero.
-        # BEGIN SOLUTION a1.two_layer_net.init
+        # BEGIN SOLUTION a1.two_layer_net.init: create W1, b1, W2, b2 with the stated scale (biases at zero)
         self.params["W1"] = weight_scale * rng.standard_normal((input_dim, hidden_dim))
         self.params["b1"] = np.zeros(hidden_dim)
         self.params["W2"] = weight_scale * rng.standard_normal((hidden_dim, num_classes))
@@ -105,7 +105,7 @@ class TwoLayerNet(SaveLoad):
         """
         X = X.astype(self.dtype, copy=False)
         scores = None
-        # BEGIN SOLUTION a1.two_layer_net.forward
+        # BEGIN SOLUTION a1.two_layer_net.forward: the forward pass, from X to the class scores
         W1, b1 = self.params["W1"], self.params["b1"]
         W2, b2 = self.params["W2"], self.params["b2"]
         hidden, hidden_cache = affine_relu_forward(X, W1, b1)  # (N, H)
@@ -117,7 +117,7 @@ class TwoLayerNet(SaveLoad):
             return scores
 
         loss, grads = 0.0, {}
-        # BEGIN SOLUTION a1.two_layer_net.backward
+        # BEGIN SOLUTION a1.two_layer_net.backward: the softmax loss with L2 regularisation and all four gradients
         data_loss, dscores = softmax_loss(scores, y)
         loss = data_loss + 0.5 * self.reg * (np.sum(W1 * W1) + np.sum(W2 * W2))
         dhidden, grads["W2"], grads["b2"] = affine_backward(dscores, scores_cache)
@@ -200,7 +200,7 @@ class FullyConnectedNet(SaveLoad):
 
         # Layer i maps dims[i - 1] to dims[i]: weights Gaussian with standard deviation
         # weight_scale, biases zero; normalised layers get gamma = 1 and beta = 0.
-        # BEGIN SOLUTION a2.fc_net.init
+        # BEGIN SOLUTION a2.fc_net.init: create the weights, biases and (with normalisation) gamma and beta of every layer
         dims = [input_dim, *hidden_dims, num_classes]
         for i in range(1, self.num_layers + 1):
             self.params[f"W{i}"] = weight_scale * np.random.randn(dims[i - 1], dims[i])
@@ -277,7 +277,7 @@ class FullyConnectedNet(SaveLoad):
                 bn_param["mode"] = mode
 
         scores = None
-        # BEGIN SOLUTION a2.fc_net.forward
+        # BEGIN SOLUTION a2.fc_net.forward: the forward pass through every layer, keeping each layer's cache
         L = self.num_layers
         caches = []  # caches[i - 1] = (sandwich cache, dropout cache) of hidden layer i
         hidden = X
@@ -304,7 +304,7 @@ class FullyConnectedNet(SaveLoad):
             return scores
 
         loss, grads = 0.0, {}
-        # BEGIN SOLUTION a2.fc_net.backward
+        # BEGIN SOLUTION a2.fc_net.backward: the regularised loss, then the layers' backward passes in reverse order
         data_loss, dscores = softmax_loss(scores, y)
         weights = [self.params[f"W{i}"] for i in range(1, L + 1)]
         loss = data_loss + 0.5 * self.reg * sum(np.sum(W * W) for W in weights)

@@ -125,7 +125,7 @@ class KNearestNeighbor:
         dists = np.zeros((num_test, num_train), dtype=np.result_type(X, self.X_train))
         for i in range(num_test):
             for j in range(num_train):
-                # BEGIN SOLUTION a1.knn.two_loops
+                # BEGIN SOLUTION a1.knn.two_loops: the Euclidean distance between test point i and training point j
                 diff = X[i] - self.X_train[j]  # (D,)
                 dists[i, j] = np.sqrt(np.sum(diff * diff))
                 # END SOLUTION a1.knn.two_loops
@@ -146,7 +146,7 @@ class KNearestNeighbor:
         num_test = X.shape[0]
         num_train = self.X_train.shape[0]
         dists = np.zeros((num_test, num_train), dtype=np.result_type(X, self.X_train))
-        # BEGIN SOLUTION a1.knn.one_loop
+        # BEGIN SOLUTION a1.knn.one_loop: row i of dists, for all training points at once
         # Squared norms of the rows; einsum avoids the (M, D) temporary of X_train ** 2.
         train_sq = np.einsum("ij,ij->i", self.X_train, self.X_train)  # (M,), ||b_j||^2
         for i in range(num_test):
@@ -166,7 +166,7 @@ class KNearestNeighbor:
         """
         self._check_test_data("compute_distances_no_loops", X)
         dists = None
-        # BEGIN SOLUTION a1.knn.no_loops
+        # BEGIN SOLUTION a1.knn.no_loops: the whole distance matrix, with matrix operations only
         # Squared norms of the rows; einsum avoids the temporaries X ** 2 and X_train ** 2.
         test_sq = np.einsum("ij,ij->i", X, X)  # (N,), ||a_i||^2
         train_sq = np.einsum("ij,ij->i", self.X_train, self.X_train)  # (M,), ||b_j||^2
@@ -206,7 +206,7 @@ class KNearestNeighbor:
         y_pred = np.zeros(num_test, dtype=self.y_train.dtype)
         for i in range(num_test):
             closest_y = []  # labels of the k nearest neighbours of the ith test example
-            # BEGIN SOLUTION a1.knn.predict_labels.closest_y
+            # BEGIN SOLUTION a1.knn.predict_labels.closest_y: the labels of the k training points nearest to test point i
             row = dists[i]  # (M,)
             # Only the k smallest distances matter: np.partition finds the kth smallest
             # in linear time instead of sorting the whole row. Every distance up to it
@@ -217,7 +217,7 @@ class KNearestNeighbor:
             nearest = candidates[np.argsort(row[candidates], kind="stable")[:k]]  # (k,)
             closest_y = self.y_train[nearest]
             # END SOLUTION a1.knn.predict_labels.closest_y
-            # BEGIN SOLUTION a1.knn.predict_labels.vote
+            # BEGIN SOLUTION a1.knn.predict_labels.vote: the most common of those labels, the smaller label on a tie
             # bincount counts each label; argmax returns the first (smallest) of tied labels.
             y_pred[i] = np.argmax(np.bincount(closest_y))
             # END SOLUTION a1.knn.predict_labels.vote

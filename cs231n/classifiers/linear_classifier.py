@@ -96,7 +96,7 @@ class LinearClassifier(SaveLoad):
             y_batch = None
             # Sample batch_size examples and their labels, with replacement (faster
             # than without, and just as good for SGD).
-            # BEGIN SOLUTION a1.linear_classifier.sample_batch
+            # BEGIN SOLUTION a1.linear_classifier.sample_batch: a random minibatch of batch_size rows of X and their labels
             idx = rng.choice(num_train, batch_size, replace=True)  # (batch_size,)
             X_batch = X[idx]  # (batch_size, D)
             y_batch = y[idx]  # (batch_size,)
@@ -107,7 +107,7 @@ class LinearClassifier(SaveLoad):
             loss_history.append(float(loss))
 
             # Update the weights with the gradient and the learning rate.
-            # BEGIN SOLUTION a1.linear_classifier.update
+            # BEGIN SOLUTION a1.linear_classifier.update: one gradient descent step on the weights
             self.W -= learning_rate * grad
             # END SOLUTION a1.linear_classifier.update
 
@@ -151,7 +151,7 @@ class LinearClassifier(SaveLoad):
                 f"has shape {self.W.shape}; X must be of shape (N, {self.W.shape[0]})."
             )
         y_pred = np.zeros(X.shape[0], dtype=np.intp)
-        # BEGIN SOLUTION a1.linear_classifier.predict
+        # BEGIN SOLUTION a1.linear_classifier.predict: the predicted class of every row of X
         y_pred = np.argmax(X @ self.W, axis=1)  # highest score of the (N, C) scores
         # END SOLUTION a1.linear_classifier.predict
         return y_pred

@@ -45,7 +45,7 @@ def svm_loss_naive(W, X, y, reg):
             margin = scores[j] - correct_class_score + 1  # the margin is 1
             if margin > 0:
                 loss += margin
-                # BEGIN SOLUTION a1.svm.naive_grad_in_loop
+                # BEGIN SOLUTION a1.svm.naive_grad_in_loop: the gradient contribution of a class whose margin is violated
                 # A violated margin pushes score j down and the correct score up.
                 dW[:, j] += X[i]
                 dW[:, y[i]] -= X[i]
@@ -56,7 +56,7 @@ def svm_loss_naive(W, X, y, reg):
     # Add the regularisation.
     loss += reg * np.sum(W * W)
 
-    # BEGIN SOLUTION a1.svm.naive_grad_finish
+    # BEGIN SOLUTION a1.svm.naive_grad_finish: average the gradient over the examples and add the regularisation's
     dW /= num_train
     dW += 2 * reg * W
     # END SOLUTION a1.svm.naive_grad_finish
@@ -73,7 +73,7 @@ def svm_loss_vectorized(W, X, y, reg):
     dW = np.zeros_like(W)
     N = X.shape[0]
 
-    # BEGIN SOLUTION a1.svm.vectorized_loss
+    # BEGIN SOLUTION a1.svm.vectorized_loss: the SVM loss for the whole minibatch, without loops
     rows = np.arange(N)
     scores = X @ W  # (N, C)
     correct = scores[rows, y][:, None]  # (N, 1)
@@ -82,7 +82,7 @@ def svm_loss_vectorized(W, X, y, reg):
     loss = margins.sum() / N + reg * np.sum(W * W)
     # END SOLUTION a1.svm.vectorized_loss
 
-    # BEGIN SOLUTION a1.svm.vectorized_grad
+    # BEGIN SOLUTION a1.svm.vectorized_grad: the gradient of that loss, without loops
     # dL/dscores: +1 for each violated margin, minus their count at the correct class.
     dscores = (margins > 0).astype(W.dtype)  # (N, C)
     dscores[rows, y] = -dscores.sum(axis=1)

@@ -159,7 +159,7 @@ class CaptioningRNN(SaveLoad):
         W_vocab, b_vocab = self.params["W_vocab"], self.params["b_vocab"]
 
         loss, grads = 0.0, {}
-        # BEGIN SOLUTION a3.captioning.loss
+        # BEGIN SOLUTION a3.captioning.loss: the forward pass, the masked loss and the backward pass of the captioning model
         # Forward: (1) features -> h0, (2) words -> vectors, (3) the recurrent network,
         # (4) hidden states -> scores, (5) the masked softmax loss.
         h0 = features @ W_proj + b_proj  # (N, H)
@@ -214,7 +214,7 @@ class CaptioningRNN(SaveLoad):
         Wx, Wh, b = self.params["Wx"], self.params["Wh"], self.params["b"]
         W_vocab, b_vocab = self.params["W_vocab"], self.params["b_vocab"]
 
-        # BEGIN SOLUTION a3.captioning.sample
+        # BEGIN SOLUTION a3.captioning.sample: greedy sampling, one word per step, fed back as the next input
         h = features @ W_proj + b_proj  # (N, H)
         c = np.zeros_like(h)  # LSTM cell state
         word = np.full(N, self._start, dtype=np.int32)  # (N,)

@@ -37,7 +37,7 @@ def softmax_loss_naive(W, X, y, reg):
     loss = 0.0
     dW = np.zeros_like(W)
 
-    # BEGIN SOLUTION a1.softmax.naive
+    # BEGIN SOLUTION a1.softmax.naive: the softmax loss and its gradient, looping over the examples
     num_train, num_classes = X.shape[0], W.shape[1]
     for i in range(num_train):
         scores = X[i] @ W  # (C,)
@@ -64,7 +64,7 @@ def softmax_loss_vectorized(W, X, y, reg):
     loss = 0.0
     dW = np.zeros_like(W)
 
-    # BEGIN SOLUTION a1.softmax.vectorized
+    # BEGIN SOLUTION a1.softmax.vectorized: the softmax loss and its gradient, without loops
     N = X.shape[0]
     rows = np.arange(N)
     scores = X @ W  # (N, C)

@@ -209,7 +209,7 @@ class CaptioningTransformer(SaveLoad):
             self.dropout_param["mode"] = "train"
 
         loss, grads = 0.0, {}
-        # BEGIN SOLUTION a3.transformer.captioning_loss
+        # BEGIN SOLUTION a3.transformer.captioning_loss: the loss of the scores _forward gives, and every backward pass in reverse
         scores, (proj_cache, embed_cache, pos_cache, layer_caches, vocab_cache) = self._forward(
             features, captions_in, self.dropout_param
         )

@@ -3,7 +3,7 @@
 Every region a student writes is fenced by a begin/end pair naming the assignment
 and the question it belongs to::
 
-    # BEGIN SOLUTION a1.example.question
+    # BEGIN SOLUTION a1.example.question: what this region computes, in a few words
     answer = what_the_student_writes()
     # END SOLUTION a1.example.question
 
@@ -14,7 +14,8 @@ in ``.py`` files and notebook code cells, and in Markdown cells (inline answers)
     <!-- END SOLUTION a1.example.inline_question -->
 
 A name is ``a<N>.<question>[.<part>...]``: the assignment number, then dotted
-identifiers. Regions never nest, every BEGIN has an END with the same name on a
+identifiers. A code region's BEGIN line also says, after a colon, what the region is
+for: the student's stub repeats that sentence (never the answer) to say what to write. Regions never nest, every BEGIN has an END with the same name on a
 later line, and a name is used once per file (once per notebook).
 """
 
@@ -24,7 +25,8 @@ from pathlib import Path
 
 NAME_RE = r"a(?P<assignment>[1-9])(?:\.[A-Za-z0-9_]+)+"
 _MARKER = re.compile(
-    r"^(?P<indent>[ \t]*)(?:#|<!--)\s*(?P<kind>BEGIN|END)\s+SOLUTION\b\s*(?P<name>\S*)\s*(?:-->)?\s*$"
+    r"^(?P<indent>[ \t]*)(?:#|<!--)\s*(?P<kind>BEGIN|END)\s+SOLUTION\b\s*(?P<name>[^\s:]*)"
+    r"(?::\s*(?P<purpose>.*?))?\s*(?:-->)?\s*$"
 )
 _NAME = re.compile(rf"^{NAME_RE}$")
 # Anything that looks like an attempt at a marker, to catch typos such as "BEGIN SOLUTON".
@@ -44,6 +46,7 @@ class Region:
     begin: int
     end: int
     indent: str
+    purpose: str = ""  # what the region is for, in a few words (the BEGIN line's ": ...")
 
     def body(self, lines):
         """The solution lines strictly between the markers."""
@@ -59,7 +62,7 @@ def parse_regions(text, where="<text>"):
     where : str, named in error messages (file, or file and cell)
     """
     regions = []
-    open_region = None  # (name, line, indent)
+    open_region = None  # (name, line, indent, purpose)
     for i, line in enumerate(text.splitlines()):
         m = _MARKER.match(line)
         if not m:
@@ -67,6 +70,8 @@ def parse_regions(text, where="<text>"):
                 raise MarkerError(f"{where}:{i + 1}: malformed solution marker: {line.strip()!r}")
             continue
         kind, name, indent = m["kind"], m["name"], m["indent"]
+        if kind == "END" and m["purpose"]:
+            raise MarkerError(f"{where}:{i + 1}: only a BEGIN marker states a purpose.")
         if not name:
             raise MarkerError(f"{where}:{i + 1}: {kind} SOLUTION marker has no name.")
         nm = _NAME.match(name)
@@ -81,7 +86,7 @@ def parse_regions(text, where="<text>"):
                     f"{where}:{i + 1}: BEGIN {name} inside region {open_region[0]} "
                     f"opened on line {open_region[1] + 1}; regions cannot nest."
                 )
-            open_region = (name, i, indent)
+            open_region = (name, i, indent, m["purpose"] or "")
         else:
             if open_region is None:
                 raise MarkerError(f"{where}:{i + 1}: END {name} without a matching BEGIN.")
@@ -90,7 +95,8 @@ def parse_regions(text, where="<text>"):
                     f"{where}:{i + 1}: END {name} closes region {open_region[0]} "
                     f"opened on line {open_region[1] + 1}."
                 )
-            regions.append(Region(name, int(nm["assignment"]), open_region[1], i, open_region[2]))
+            begin, indent, purpose = open_region[1], open_region[2], open_region[3]
+            regions.append(Region(name, int(nm["assignment"]), begin, i, indent, purpose))
             open_region = None
     if open_region is not None:
         raise MarkerError(f"{where}:{open_region[1] + 1}: region {open_region[0]} is never closed.")

@@ -45,12 +45,12 @@ def _describe(region, functions, where):
     """What a stub's error says: the function, the file, and what to implement."""
     inside = [f for f in functions if f[0] <= region.begin + 1 <= f[1]]
     if inside:
-        first, _, name, summary = max(inside, key=lambda f: f[0])  # innermost
+        first, _, name, _summary = max(inside, key=lambda f: f[0])  # innermost
         what = f"{name} in {where}"
-        if summary:
-            what += f": {summary.rstrip('.')}"
     else:
         what = f"the code of {where}"
+    if region.purpose:
+        what += f": {region.purpose.rstrip('.')}"
     return f"{what} (region {region.name}). Replace this line with your code."
 
 

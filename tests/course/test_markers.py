@@ -92,3 +92,36 @@ def test_the_source_tree_is_well_fenced():
         for r in [item[1]]
     ]
     assert names, "the solutions hold fenced regions"
+
+
+def test_a_begin_marker_states_the_purpose_and_an_end_marker_cannot():
+    text = "x = 1\n    # BEGIN SOLUTION a1.q.part: what it is for\n    y = 2\n    # END SOLUTION a1.q.part\n"
+    (region,) = parse_regions(text)
+    assert region.name == "a1.q.part" and region.purpose == "what it is for"
+    with pytest.raises(MarkerError, match="only a BEGIN marker"):
+        parse_regions("# BEGIN SOLUTION a1.q\ny = 2\n# END SOLUTION a1.q: no\n")
+
+
+def test_every_package_region_says_what_it_is_for():
+    """Each code region has its own sentence: two regions of one function never share
+    one, and none is the function's docstring summary (which the stubs used to repeat)."""
+    import ast
+    from pathlib import Path
+
+    from cs231n.course.markers import check_tree
+
+    root = Path(__file__).resolve().parents[2]
+    for path, regions in check_tree(root).items():
+        if path.suffix != ".py":
+            continue
+        tree = ast.parse(path.read_text())
+        summaries = {
+            (ast.get_docstring(n) or "").strip().split("\n")[0].rstrip(".")
+            for n in ast.walk(tree)
+            if isinstance(n, ast.FunctionDef)
+        }
+        for r in regions:
+            assert len(r.purpose.split()) >= 3, f"{path}: {r.name} states no purpose"
+            assert r.purpose.rstrip(".") not in summaries, f"{path}: {r.name} repeats a docstring"
+        purposes = [r.purpose for r in regions]
+        assert len(set(purposes)) == len(purposes), f"{path}: two regions share a purpose"
