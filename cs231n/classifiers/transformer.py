@@ -57,7 +57,9 @@ class CaptioningTransformer(SaveLoad):
         dropout (1: no dropout)
     max_length : int, the longest sequence the model accepts
     dtype : numpy float type of the parameters (float64 for gradient checks)
-    seed : int or None, seeds the initial weights and the dropout masks
+    seed : int or None; an int seeds the initial weights (a generator of the model's
+        own) and makes the dropout masks repeatable; None draws the weights from numpy's
+        global random state
 
     Attributes
     ----------
@@ -110,7 +112,9 @@ class CaptioningTransformer(SaveLoad):
             if seed is not None:
                 self.dropout_param["seed"] = seed
 
-        rng = np.random.default_rng(seed)
+        # As every model here: an int seeds a generator of its own; None draws from
+        # numpy's global random state (np.random.seed makes that reproducible).
+        rng = np.random.default_rng(seed) if seed is not None else np.random
         V, F = len(word_to_idx), ffn_dim or 4 * E
 
         def weights(fan_in, fan_out):
