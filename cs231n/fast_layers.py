@@ -21,7 +21,8 @@ can take hundreds of MB). Max pooling records where each maximum was in one
 pass, and backward routes each upstream gradient there.
 
 Backends. The copies (im2col, col2im, pooling) run in the compiled extension
-``cs231n.im2col_cython`` (threaded, built by ``pip install``) when it is there,
+``cs231n.im2col_cython`` (built by ``pip install``; one thread per kernel unless
+``CS231N_KERNEL_THREADS`` says more, 0 for all cores) when it is there,
 otherwise in its pure-numpy twin ``cs231n.im2col``, which gives the same results,
 only slower; a warning says so once. ``BACKEND`` names the one in use
 (``"cython"`` or ``"numpy"``); set the environment variable
@@ -116,11 +117,36 @@ def _load_compiled():
     missing = [name for name in _KERNEL_NAMES if not hasattr(im2col_cython, name)]
     if missing:
         return None, f"the compiled extension is out of date (it lacks {', '.join(missing)})"
-    if _SPINNING_RUNTIME:
-        # Too late for the wait policy: one thread per kernel spins nothing up. The
-        # kernels are copies, a small part of a step next to the matrix products.
-        im2col_cython.set_thread_cap(1)
+    # Too late for the wait policy when the runtime spins: one thread per kernel spins
+    # nothing up. The kernels are copies, a small part of a step next to the matrix
+    # products.
+    im2col_cython.set_thread_cap(1 if _SPINNING_RUNTIME else _kernel_threads())
     return im2col_cython, None
+
+
+def _kernel_threads():
+    """Threads per compiled kernel: ``CS231N_KERNEL_THREADS``, default 1 (0: all cores).
+
+    One thread is the default because a training step measured as fast or faster with
+    it (numpy's BLAS already uses the cores for the matrix products, and the copies
+    are memory-bound), and because a team of threads collapses when another program
+    holds a core: the team waits at the end of each kernel for its slowest thread.
+    """
+    raw = os.environ.get("CS231N_KERNEL_THREADS", "").strip()
+    if not raw:
+        return 1
+    try:
+        threads = int(raw)
+        if threads < 0:
+            raise ValueError
+    except ValueError:
+        warnings.warn(
+            f"CS231N_KERNEL_THREADS={raw!r} is not a number of threads (0 for all cores); using 1.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return 1
+    return threads
 
 
 def _choose_backend():

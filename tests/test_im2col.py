@@ -12,6 +12,22 @@ from cs231n import im2col as numpy_kernels
 from cs231n.fast_layers import _load_compiled
 
 compiled_kernels = _load_compiled()[0]
+
+
+@pytest.fixture(autouse=True, params=[1, 0], ids=["1 thread", "all threads"])
+def kernel_threads(request):
+    """Every kernel test runs on one thread (the default) and on a team of threads."""
+    if compiled_kernels is None:
+        yield
+        return
+    saved = compiled_kernels.get_thread_cap()
+    compiled_kernels.set_thread_cap(request.param)
+    try:
+        yield
+    finally:
+        compiled_kernels.set_thread_cap(saved)
+
+
 KERNELS = [
     pytest.param(
         compiled_kernels,
