@@ -199,6 +199,24 @@ def cmd_generate(args):
     return 0
 
 
+def cmd_standin(args):
+    import time
+
+    out = Path(args.out) / data_utils.CIFAR10_FOLDER
+    start = time.time()
+    try:
+        embedded_cifar.write_standin_cifar10(out, args.size, args.difficulty, args.seed)
+    except (FileExistsError, ValueError) as exc:
+        print(f"cs231n data standin: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"Wrote a {args.difficulty} {args.size}-size CIFAR-10 stand-in to {out} in "
+        f"{time.time() - start:.0f} s: {check_cifar10(out)}. Run the notebooks on it with "
+        f"CS231N_DATA_DIR={Path(args.out).resolve()}."
+    )
+    return 0
+
+
 def _report(label, path, check):
     """Print one line for a data folder; returns True when it is usable."""
     if not Path(path).exists():
@@ -297,6 +315,20 @@ def register(sub):
     g.add_argument("--force", action="store_true", help="regenerate even if up to date")
     g.add_argument("--out", help="parent folder to write to (default: the embedded folder)")
     g.set_defaults(func=cmd_generate)
+
+    s = sub2.add_parser(
+        "standin",
+        help="write a stand-in for the real CIFAR-10 (full size, chosen difficulty)",
+        description="Write generated images in CIFAR-10's exact format, without the "
+        "embedded set's mark, into OUT/cifar-10-batches-py: with CS231N_DATA_DIR=OUT the "
+        "notebooks take it for the real data set. For checking that the notebooks hold on "
+        "any sound data at full size (scripts/standin_check.py runs them).",
+    )
+    s.add_argument("out", help="parent folder to write into (must not hold the set yet)")
+    s.add_argument("--size", choices=["full", "embedded"], default="full")
+    s.add_argument("--difficulty", choices=["easy", "standard", "hard"], default="hard")
+    s.add_argument("--seed", type=int, default=embedded_cifar.SEED + 1)
+    s.set_defaults(func=cmd_standin)
 
     v = sub2.add_parser("verify", help="load every data file and report problems")
     v.set_defaults(func=cmd_verify)

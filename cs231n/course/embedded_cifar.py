@@ -366,3 +366,59 @@ def fingerprint(path):
         h.update(name.encode())
         h.update((Path(path) / name).read_bytes())
     return h.hexdigest()
+
+
+# ----------------------------------------------------------------------------------------
+# Stand-ins for the real set: other sizes and difficulties, written as real data
+# ----------------------------------------------------------------------------------------
+
+# Knob values per difficulty ("standard" is the embedded set's). Harder: fewer objects in
+# their class's colour, more clutter, noise, exposure range and positions, so that
+# accuracies fall towards real CIFAR-10's; easier: the opposite.
+DIFFICULTIES = {
+    "easy": dict(P_FG_PALETTE=0.95, HUE_STD=0.02, POS_SPREAD=0.3, SHADING_STD=25.0,
+                 CLUTTER_STROKES=0, GAIN_RANGE=(0.7, 1.0), NOISE_STD=4.0),
+    "standard": {},
+    "hard": dict(P_FG_PALETTE=0.35, HUE_STD=0.08, POS_SPREAD=0.9, SHADING_STD=70.0,
+                 CLUTTER_STROKES=5, GAIN_RANGE=(0.2, 1.1), NOISE_STD=28.0),
+}  # fmt: skip
+SIZES = {"embedded": (10_000, 2_000), "full": (50_000, 10_000)}
+
+
+def write_standin_cifar10(out_dir, size="full", difficulty="hard", seed=SEED + 1):
+    """Write a stand-in for the real CIFAR-10, in its format and WITHOUT the embedded mark.
+
+    The notebooks take such a folder for the real data set (point ``CS231N_DATA_DIR``
+    at its parent), which is the point: it exercises every code path the real data
+    takes, at its full size if asked, on images of a chosen difficulty, without
+    tuning anything to CIFAR-10 itself.
+
+    Parameters
+    ----------
+    out_dir : folder to write (cifar-10-batches-py layout); must not exist
+    size : "full" (50,000 training and 10,000 test images) or "embedded" (10,000 / 2,000)
+    difficulty : "easy", "standard" or "hard" (see DIFFICULTIES)
+    seed : int; differs from the embedded set's by default, so no image is shared
+
+    Returns
+    -------
+    out_dir : Path
+    """
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}.")
+    if difficulty not in DIFFICULTIES:
+        raise ValueError(f"difficulty must be one of {sorted(DIFFICULTIES)}, got {difficulty!r}.")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise FileExistsError(f"{out_dir} exists and is not empty; choose a new folder.")
+    num_train, num_test = SIZES[size]
+    module = globals()
+    saved = {name: module[name] for name in DIFFICULTIES[difficulty]}
+    module.update(DIFFICULTIES[difficulty])  # the drawing functions read these knobs
+    try:
+        Xtr, ytr = generate_images(num_train // NUM_CLASSES, seed=[seed, 0])
+        Xte, yte = generate_images(num_test // NUM_CLASSES, seed=[seed, 1])
+    finally:
+        module.update(saved)
+    write_cifar10_batches(out_dir, Xtr, ytr, Xte, yte, CLASS_NAMES)
+    return out_dir
