@@ -373,14 +373,16 @@ def fingerprint(path):
 # ----------------------------------------------------------------------------------------
 
 # Knob values per difficulty ("standard" is the embedded set's). Harder: fewer objects in
-# their class's colour, more clutter, noise, exposure range and positions, so that
-# accuracies fall towards real CIFAR-10's; easier: the opposite.
+# their class's colour, more clutter, noise, exposure range and positions; easier: the
+# opposite. Measured with 5,000 training and 1,000 test images (1-NN, logistic
+# regression): easy 48% / 45%, standard 24% / 27%, hard 20% / 21% (real CIFAR-10 at
+# that size: about 27% / 35%).
 DIFFICULTIES = {
     "easy": dict(P_FG_PALETTE=0.95, HUE_STD=0.02, POS_SPREAD=0.3, SHADING_STD=25.0,
                  CLUTTER_STROKES=0, GAIN_RANGE=(0.7, 1.0), NOISE_STD=4.0),
     "standard": {},
-    "hard": dict(P_FG_PALETTE=0.35, HUE_STD=0.08, POS_SPREAD=0.9, SHADING_STD=70.0,
-                 CLUTTER_STROKES=5, GAIN_RANGE=(0.2, 1.1), NOISE_STD=28.0),
+    "hard": dict(P_FG_PALETTE=0.6, HUE_STD=0.05, POS_SPREAD=0.6, SHADING_STD=50.0,
+                 CLUTTER_STROKES=3, GAIN_RANGE=(0.3, 1.1), NOISE_STD=12.0),
 }  # fmt: skip
 SIZES = {"embedded": (10_000, 2_000), "full": (50_000, 10_000)}
 
