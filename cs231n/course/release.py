@@ -3,10 +3,12 @@
 From the single source (this repository's solutions) the release keeps:
 
 - the package ``cs231n/`` with the assignment's fenced regions replaced by
-  "YOUR CODE HERE" stubs, earlier assignments' regions stubbed too unless
-  ``--reveal-earlier``, later assignments' regions always stubbed;
+  "YOUR CODE HERE" stubs, earlier assignments' regions with their solutions (so
+  assignment 2 or 3 never depends on what a student did before; ``--stub-earlier``
+  stubs them too), later assignments' regions always stubbed;
 - the assignment's notebooks, solution cells stubbed, every output and execution
-  count cleared, metadata reduced to the kernel and language;
+  count cleared, metadata reduced to the kernel and language, and a note at the top
+  saying what of the earlier assignments is included;
 - what installs it (``pyproject.toml``, ``setup.py``, ``requirements.txt``), the data
   download script, and a student README.
 
@@ -117,11 +119,33 @@ def _package_files(root):
         yield rel
 
 
-def student_readme(assignment):
+def _earlier_note(number, reveal_earlier):
+    """What a release of assignment ``number`` says about earlier assignments' code."""
+    if number == 1:
+        return ""
+    earlier = ", ".join(f"assignment {n}" for n in range(1, number))
+    if reveal_earlier:
+        return (
+            f"This release includes the solutions of {earlier} in `cs231n/` (the layers, "
+            "models and solvers this assignment builds on), so you can start here whatever "
+            "you did before; only this assignment's regions are yours to write and are "
+            "graded."
+        )
+    return (
+        f"This release stubs the regions of {earlier} too: copy your own code for them "
+        "into `cs231n/` before you start (this assignment builds on them); only this "
+        "assignment's regions are graded."
+    )
+
+
+def student_readme(assignment, reveal_earlier=True):
+    _, number = parse_assignment(assignment)
+    earlier = _earlier_note(number, reveal_earlier)
+    earlier = f"\n{earlier}\n" if earlier else ""
     return f"""# {assignment}
 
 Welcome! This folder is your copy of {assignment}.
-
+{earlier}
 1. Install the package once (it compiles the fast layers; without a C compiler a numpy
    fallback is used): `python3 -m pip install -e .`
 2. Start Jupyter in this folder and open the notebooks in `{assignment}/`, in order.
@@ -135,11 +159,17 @@ Welcome! This folder is your copy of {assignment}.
 """
 
 
-def build_release(root, assignment, out, reveal_earlier=False):
+def build_release(root, assignment, out, reveal_earlier=True):
     """Write the release of ``assignment`` from the source tree ``root`` into ``out``.
 
     ``out`` must not exist (callers handle --force by building aside first).
     Returns a dict: stubbed region names, revealed region names, files written.
+
+    By default (``reveal_earlier``) the regions of earlier assignments keep their
+    solutions: a student of assignment 2 or 3 reaches and is graded on that assignment's
+    work whatever they did before (the layers of assignment 1 it builds on work). The
+    README and a note at the top of each notebook say so. ``reveal_earlier=False``
+    stubs them too, and the notes then say the earlier code must be brought over.
     """
     root = Path(root)
     full, number = parse_assignment(assignment)
@@ -168,16 +198,22 @@ def build_release(root, assignment, out, reveal_earlier=False):
         else:
             write(rel, src.read_bytes())
 
+    note = _earlier_note(number, reveal_earlier)
     for nb_path in sorted(nb_dir.glob("*.ipynb")):
         rel = Path(full) / nb_path.name
         nb, names = release_notebook(nb_path, rel.as_posix(), keep)
+        if note:  # at the top, where a student starts reading
+            nb.cells.insert(
+                0, nbformat.v4.new_markdown_cell(f"> **About earlier assignments.** {note}")
+            )
+            nb.cells[0]["id"] = "about-earlier-assignments"  # fixed: releases are reproducible
         stubbed += names
         write(rel, nbformat.writes(nb) + "\n")
 
     for name in TOP_LEVEL_FILES + DATASET_FILES:
         if (root / name).is_file():
             write(Path(name), (root / name).read_bytes())
-    write(Path("README.md"), student_readme(full))
+    write(Path("README.md"), student_readme(full, reveal_earlier))
     write(
         Path(".gitignore"),
         "__pycache__/\n*.so\n*.c\nbuild/\n*.egg-info/\ndatasets/*\n"
@@ -196,7 +232,7 @@ def build_release(root, assignment, out, reveal_earlier=False):
     return {"assignment": full, "stubbed": stubbed, "files": sorted(files)}
 
 
-def release_to_directory(root, assignment, out, reveal_earlier=False, force=False):
+def release_to_directory(root, assignment, out, reveal_earlier=True, force=False):
     """Build the release into ``out``; an existing non-empty ``out`` needs ``force``.
 
     With ``force`` the old directory is moved aside to ``out.bak-<time>``, never deleted.
@@ -238,7 +274,7 @@ def _git(repo, *args, env=None, input=None):
     return result.stdout.strip()
 
 
-def release_to_branch(root, assignment, repo, branch, reveal_earlier=False, force=False):
+def release_to_branch(root, assignment, repo, branch, reveal_earlier=True, force=False):
     """Commit the release as branch ``branch`` of the git repository ``repo``.
 
     The commit holds only the release tree (no solution history). Its parent is the
@@ -290,7 +326,7 @@ def _cmd(args):
                 args.assignment,
                 args.repo or root,
                 args.branch,
-                reveal_earlier=args.reveal_earlier,
+                reveal_earlier=not args.stub_earlier,
                 force=args.force,
             )
             where = f"branch {args.branch} ({commit[:12]}) of {args.repo or root}"
@@ -302,7 +338,7 @@ def _cmd(args):
                 root,
                 args.assignment,
                 args.out,
-                reveal_earlier=args.reveal_earlier,
+                reveal_earlier=not args.stub_earlier,
                 force=args.force,
             )
             where = str(Path(args.out).resolve())
@@ -317,11 +353,11 @@ def _cmd(args):
     )
     _, number = parse_assignment(args.assignment)
     earlier = sorted({n.split(".")[0] for n in info["stubbed"] if int(n[1]) < number})
-    if earlier and not args.reveal_earlier:
+    if earlier and args.stub_earlier:
         print(
-            f"Note: regions of {', '.join(earlier)} are stubbed too, and this assignment's "
-            "code builds on some of them (e.g. affine/relu layers): students need their "
-            "earlier solutions, or release with --reveal-earlier."
+            f"Note: regions of {', '.join(earlier)} are stubbed too (--stub-earlier), and this "
+            "assignment's code builds on some of them (e.g. affine/relu layers): students "
+            "need their earlier solutions; the README and the notebooks say so."
         )
     return 0
 
@@ -335,7 +371,10 @@ def register(sub):
     p.add_argument("--branch", help="write the release as this branch of a git repository")
     p.add_argument("--repo", help="the repository for --branch (default: this one)")
     p.add_argument(
-        "--reveal-earlier", action="store_true", help="keep the solutions of earlier assignments"
+        "--stub-earlier",
+        action="store_true",
+        help="stub the regions of earlier assignments too (by default they keep their "
+        "solutions, so later assignments never depend on earlier work)",
     )
     p.add_argument(
         "--force",

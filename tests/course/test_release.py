@@ -54,7 +54,7 @@ def secrets():
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_release_holds_no_solution_text(tmp_path, assignment, secrets):
-    info = build_release(ROOT, assignment, tmp_path / "rel")
+    info = build_release(ROOT, assignment, tmp_path / "rel", reveal_earlier=False)
     assert info["stubbed"], "every assignment has regions to stub"
     leaked = []
     for f in (tmp_path / "rel").rglob("*"):
@@ -176,3 +176,26 @@ def test_release_as_a_git_branch(tmp_path, secrets):
     with pytest.raises(ReleaseError, match="student"):
         release_to_branch(ROOT, "assignment1", repo, "a1-release")
     assert "notes.txt" in _git(repo, "ls-tree", "--name-only", "a1-release")
+
+
+def test_later_assignments_never_depend_on_earlier_work(tmp_path):
+    """By default an assignment 2 or 3 release keeps the earlier solutions, and says so
+    in its README and at the top of every notebook; --stub-earlier says the opposite."""
+    info = build_release(ROOT, "assignment3", tmp_path / "rel")
+    assert all(name.startswith("a3.") for name in info["stubbed"])
+    layers = (tmp_path / "rel" / "cs231n" / "layers.py").read_text()
+    assert "NotImplementedError" not in layers.split("def batchnorm_forward")[0]
+    readme = (tmp_path / "rel" / "README.md").read_text()
+    assert "includes the solutions of assignment 1, assignment 2" in readme
+    for path in (tmp_path / "rel" / "assignment3").glob("*.ipynb"):
+        first = nbformat.read(path, as_version=4).cells[0]
+        assert first.cell_type == "markdown" and "About earlier assignments" in first.source
+    stubbed = build_release(ROOT, "assignment2", tmp_path / "stub", reveal_earlier=False)
+    assert any(name.startswith("a1.") for name in stubbed["stubbed"])
+    assert "copy your own code" in (tmp_path / "stub" / "README.md").read_text()
+    first = nbformat.read(next((tmp_path / "stub" / "assignment2").glob("*.ipynb")), as_version=4)
+    assert "copy your own code" in first.cells[0].source
+    assert "earlier" not in (
+        build_release(ROOT, "assignment1", tmp_path / "a1")
+        and (tmp_path / "a1" / "README.md").read_text()
+    )

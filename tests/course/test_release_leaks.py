@@ -22,11 +22,14 @@ def statements():
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_no_release_holds_a_solution_statement(tmp_path, assignment, statements):
+    # Every region stubbed: no statement of any solution anywhere.
+    build_release(ROOT, assignment, tmp_path / "all", reveal_earlier=False)
+    assert find_leaks(tmp_path / "all", statements) == []
+    # The default release keeps earlier assignments' solutions: nothing of the rest.
     info = build_release(ROOT, assignment, tmp_path / "rel")  # refuses itself on a leak
-    # The release's own stubbed regions and, checked here again, every region at all
-    # except the earlier assignments' (none are revealed by default).
     assert info["stubbed"]
-    assert find_leaks(tmp_path / "rel", statements) == []
+    own = solution_statements(ROOT, names=set(info["stubbed"]))
+    assert own and find_leaks(tmp_path / "rel", own) == []
 
 
 # A line of the two-loop kNN solution, and the same statement as a student would never
