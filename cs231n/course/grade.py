@@ -25,6 +25,7 @@ import importlib.util
 import io
 import json
 import pickle
+import secrets
 import shutil
 import stat
 import sys
@@ -32,6 +33,7 @@ import tempfile
 import threading
 import time
 import zipfile
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -296,9 +298,9 @@ class Grader:
     def close(self):
         shutil.rmtree(self._tmp, ignore_errors=True)
 
-    def _run_test(self, test, package_dir, seed_rng):
-        """Score one test: (score, message)."""
-        rng = np.random.default_rng(seed_rng.integers(2**63))
+    def _run_test(self, test, package_dir, test_seed):
+        """Score one test with inputs drawn from ``test_seed``: (score, message)."""
+        rng = np.random.default_rng(test_seed)
         try:
             with _REFERENCE_LOCK:  # reference code may use numpy's global random state
                 inputs, code = test.make(rng)
@@ -356,10 +358,19 @@ class Grader:
             msg += f" Hint: {test.hint}"
         return 0.0, msg
 
-    def grade(self, submission, jobs=1):
-        """Grade one submission (zip or folder); return a Gradescope results dict."""
+    def grade(self, submission, jobs=1, seed=None, test_seeds=None):
+        """Grade one submission (zip or folder); return a Gradescope results dict.
+
+        Every test draws fresh inputs from its own seed, derived from the submission's
+        ``seed`` (random unless given) and the test's name, and recorded in the results
+        (``extra_data.seed`` of the submission and of each test) and the feedback.
+        ``test_seeds`` ({test name: seed}, from a results.json) replays tests exactly.
+        """
         start = time.perf_counter()
-        seed_rng = np.random.default_rng()  # fresh inputs every run
+        if seed is None:
+            seed = secrets.randbits(63)  # fresh inputs every run, recorded
+        seeds = {t.name: seed_of_test(seed, t.name) for t in self.tests}
+        seeds.update({k: int(v) for k, v in (test_seeds or {}).items() if k in seeds})
         work = Path(tempfile.mkdtemp(prefix="sub-", dir=self._tmp))
         pkg = work / "package"
         shutil.copytree(self.release, pkg)
@@ -378,12 +389,7 @@ class Grader:
             else:
                 with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
                     futures = [
-                        pool.submit(
-                            self._run_test,
-                            t,
-                            pkg / "cs231n",
-                            np.random.default_rng(seed_rng.integers(2**63)),
-                        )
+                        pool.submit(self._run_test, t, pkg / "cs231n", seeds[t.name])
                         for t in self.tests
                     ]
                     results = [f.result() for f in futures]
@@ -395,6 +401,7 @@ class Grader:
                         "max_score": float(t.points),
                         "output": "passed" if score == t.points else msg,
                         "visibility": "visible",
+                        "extra_data": {"seed": seeds[t.name]},
                     }
                 )
         finally:
@@ -406,8 +413,29 @@ class Grader:
             "execution_time": round(time.perf_counter() - start, 2),
             "output": "\n".join(notes),
             "stdout_visibility": "visible",
+            "extra_data": {"seed": seed},
             "tests": tests_out,
         }
+
+
+def seed_of_test(seed, name):
+    """The seed of one test's inputs: from the submission's seed and the test's name."""
+    state = np.random.SeedSequence([int(seed), zlib.crc32(name.encode())]).generate_state(2)
+    return int(state[0]) << 31 ^ int(state[1])
+
+
+def replay_seeds(results_path):
+    """(submission seed, {test name: seed}) recorded in a results.json, for --replay."""
+    try:
+        result = json.loads(Path(results_path).read_text(encoding="utf-8"))
+        seed = int(result["extra_data"]["seed"])
+        tests = {t["name"]: int(t["extra_data"]["seed"]) for t in result["tests"]}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(
+            f"{results_path} is not a results.json written by cs231n grade with seeds "
+            f"({type(exc).__name__}: {exc})."
+        ) from None
+    return seed, tests
 
 
 def feedback_markdown(name, result):
@@ -417,12 +445,21 @@ def feedback_markdown(name, result):
         f"Score: **{result['score']:g} / {result['max_score']:g}**",
         "",
     ]
+    seed = result.get("extra_data", {}).get("seed")
+    if seed is not None:
+        lines += [
+            f"Inputs drawn from seed {seed} (each test's own seed is in brackets); "
+            "`cs231n grade --replay results.json` reproduces this grade.",
+            "",
+        ]
     if result.get("output"):
         lines += [result["output"], ""]
     for t in result["tests"]:
         mark = "PASS" if t["score"] == t["max_score"] else "FAIL"
+        seed = t.get("extra_data", {}).get("seed")
         lines.append(
             f"- {mark} `{t['name']}` ({t['score']:g}/{t['max_score']:g})"
+            + (f" [seed {seed}]" if seed is not None else "")
             + ("" if mark == "PASS" else f": {t['output']}")
         )
     return "\n".join(lines) + "\n"
@@ -433,8 +470,11 @@ def _submission_name(path):
     return p.stem if p.suffix == ".zip" else p.name
 
 
-def grade_batch(grader, submissions, out_dir, jobs=2):
-    """Grade many submissions; write results, feedback and the gradebook. Returns rows."""
+def grade_batch(grader, submissions, out_dir, jobs=2, seed=None, test_seeds=None):
+    """Grade many submissions; write results, feedback and the gradebook. Returns rows.
+
+    ``seed`` / ``test_seeds``: as in ``Grader.grade`` (replaying a recorded grade).
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = [_submission_name(s) for s in submissions]
@@ -443,7 +483,12 @@ def grade_batch(grader, submissions, out_dir, jobs=2):
     # Submissions run in parallel; with fewer submissions than jobs, their tests do.
     per_submission = max(1, jobs // max(1, len(submissions)))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = list(pool.map(lambda s: grader.grade(s, jobs=per_submission), submissions))
+        results = list(
+            pool.map(
+                lambda s: grader.grade(s, jobs=per_submission, seed=seed, test_seeds=test_seeds),
+                submissions,
+            )
+        )
     rows = []
     for name, result in zip(names, results):
         d = out_dir / name
@@ -509,9 +554,19 @@ def _cmd(args):
     except (FileNotFoundError, RuntimeError, ValueError) as exc:
         print(f"cs231n grade: {exc}", file=sys.stderr)
         return 1
+    seed, test_seeds = args.seed, None
+    if args.replay:
+        try:
+            seed, test_seeds = replay_seeds(args.replay)
+        except ValueError as exc:
+            grader.close()
+            print(f"cs231n grade: {exc}", file=sys.stderr)
+            return 1
     try:
         start = time.perf_counter()
-        rows = grade_batch(grader, submissions, args.out, jobs=args.jobs)
+        rows = grade_batch(
+            grader, submissions, args.out, jobs=args.jobs, seed=seed, test_seeds=test_seeds
+        )
     finally:
         grader.close()
     for name, result in rows:
@@ -537,6 +592,12 @@ def register(sub):
         action="append",
         metavar="PREFIX",
         help="grade only tests whose names start with PREFIX (repeatable)",
+    )
+    p.add_argument("--seed", type=int, help="draw every test's inputs from this seed")
+    p.add_argument(
+        "--replay",
+        metavar="RESULTS_JSON",
+        help="reuse the seeds recorded in a results.json: reproduces that grade exactly",
     )
     p.add_argument(
         "--unsafe-no-sandbox",

@@ -350,3 +350,48 @@ def test_notebooks_in_the_submission_are_well_formed(tmp_path):
     root = student_tree(tmp_path)
     for nb in (root / "assignment1").glob("*.ipynb"):
         nbformat.validate(nbformat.read(nb, as_version=4))
+
+
+def _without_times(result):
+    result = json.loads(json.dumps(result))
+    result.pop("execution_time")
+    return result
+
+
+def test_a_grade_is_reproducible_from_its_recorded_seeds(knn_grader, tmp_path):
+    """Every test records its seed; the same seeds give the same grade, bit for bit, and
+    --replay results.json reproduces a disputed grade."""
+    from cs231n.course.grade import grade_batch, replay_seeds
+
+    root = student_tree(tmp_path)
+    path = root / KNN
+    # A wrong one-loop distance: its failure message names the (random) input shapes.
+    signature = "    def compute_distances_one_loop(self, X):"
+    path.write_text(
+        path.read_text().replace(
+            signature, f"{signature}\n        return self.compute_distances_two_loops(X) * 1.01"
+        )
+    )
+    zip_path = submit(root)
+    first = knn_grader.grade(zip_path)
+    seed = first["extra_data"]["seed"]
+    assert all("seed" in t["extra_data"] for t in first["tests"])
+    again = knn_grader.grade(zip_path, seed=seed)
+    assert _without_times(again) == _without_times(first)
+    other = knn_grader.grade(zip_path, seed=seed + 1)
+    wrong = {t["name"]: t["output"] for t in first["tests"] if t["score"] == 0}
+    assert wrong and any(
+        t["output"] != wrong[t["name"]] for t in other["tests"] if t["name"] in wrong
+    ), "another seed draws other inputs"
+    # Through the files a course keeps: results.json and feedback.md name the seeds.
+    out = tmp_path / "grades"
+    grade_batch(knn_grader, [zip_path], out, jobs=1, seed=seed)
+    results = out / zip_path.stem / "results.json"
+    assert f"seed {seed}" in (out / zip_path.stem / "feedback.md").read_text()
+    replay_seed, test_seeds = replay_seeds(results)
+    replayed = knn_grader.grade(zip_path, seed=replay_seed, test_seeds=test_seeds)
+    assert _without_times(replayed) == _without_times(json.loads(results.read_text()))
+    with pytest.raises(ValueError, match="not a results.json"):
+        bad = tmp_path / "bad.json"
+        bad.write_text("{}")
+        replay_seeds(bad)
