@@ -26,8 +26,9 @@
   by the file size limit), so memory and disk are bounded in total.
 
 Without bubblewrap (``force_plain``, e.g. a container that forbids namespaces) the
-limits and the private uid still hold, but the filesystem and network are not hidden:
-README says so.
+limits still hold and the child runs as the private uid where that uid can reach the
+Python installation (``plain_runs_unprivileged()``), but the filesystem and network
+are not hidden: README says so.
 """
 
 import fcntl
@@ -77,7 +78,7 @@ class Outcome:
     timed_out: bool
     seconds: float
     output: str  # the first part of stdout + stderr
-    isolation: str  # "bwrap" or "rlimits"
+    isolation: str  # "bwrap", "rlimits+private uid" or "rlimits"
 
     @property
     def signal(self):
@@ -202,6 +203,13 @@ def python_roots():
             continue
         keep.append(r)
     return keep
+
+
+def plain_runs_unprivileged():
+    """Whether, without bubblewrap, the child runs as a private uid (the grader is root and
+    that uid can reach the Python installation); otherwise it runs as the grader's uid."""
+    roots = [os.path.realpath(sys.executable), *python_roots()]
+    return os.geteuid() == 0 and all(_others_can_enter(r) for r in roots)
 
 
 def _others_can_enter(path):
@@ -422,6 +430,8 @@ def run_limited(
             log_fd = _open_new(job_dir / "child.log")
             fds["_log"] = log_fd
             stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL  # noqa: SIM115
+            if not use_bwrap and not plain_runs_unprivileged():
+                uid = None  # it could not even start Python (README: the unsafe mode)
             cwd = "/" if use_bwrap or not binds else str(Path(binds[0][0]).parent)
             cmd = _launch_command(uid, limits, job_dir, use_bwrap, binds, seccomp_fd)
             cmd += [sys.executable, "-I"]
@@ -464,5 +474,5 @@ def run_limited(
             shutil.rmtree(job_dir, ignore_errors=True)
         else:
             (job_dir / "child.log").unlink(missing_ok=True)
-    isolation = "bwrap" if use_bwrap else "rlimits"
+    isolation = "bwrap" if use_bwrap else ("rlimits+private uid" if uid else "rlimits")
     return Outcome(proc.returncode, timed_out, seconds, output, isolation)
