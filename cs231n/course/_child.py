@@ -1,10 +1,12 @@
 """Runs inside the sandbox: one grading probe against the student's package.
 
-Copied into each job directory as ``runner.py`` and run as ``python -I runner.py``.
-It reads ``task.pkl`` (the probe's code and its inputs, written by the grader),
-executes the probe with the student's ``cs231n`` first on ``sys.path``, and writes
-the outputs to ``result.npz`` (plain arrays only) and ``status.json``. The grader
-trusts nothing in these files but their numbers, which it checks itself.
+Shown to the child as ``/job/runner.py`` and run as
+``python -I runner.py RESULT_FD STATUS_FD``. It reads its task (the probe's code and its
+inputs, pickled by the grader) from standard input, executes the probe with the
+student's ``cs231n`` first on ``sys.path``, and writes the outputs as an ``.npz`` (plain
+arrays only) to the file descriptor RESULT_FD and a JSON status to STATUS_FD: files the
+grader opened, whose paths the child never sees. The grader trusts nothing in them but
+their numbers, which it reads back with ``cs231n.course.readback`` and checks itself.
 """
 
 import json
@@ -25,9 +27,8 @@ def _student_frames(tb):
 
 
 def main():
-    with open(os.path.join(HERE, "task.pkl"), "rb") as f:
-        task = pickle.load(f)
-    os.remove(os.path.join(HERE, "task.pkl"))
+    result_fd, status_fd = int(sys.argv[1]), int(sys.argv[2])
+    task = pickle.load(sys.stdin.buffer)
     status = {"ok": False, "error": ""}
     try:
         import numpy as np
@@ -38,13 +39,13 @@ def main():
         if not isinstance(out, dict):
             raise RuntimeError("the probe produced no outputs")
         arrays = {k: np.asarray(v) for k, v in out.items()}
-        with open(os.path.join(HERE, "result.npz"), "wb") as f:
+        with os.fdopen(result_fd, "wb", closefd=False) as f:
             np.savez(f, **arrays)
         status["ok"] = True
     except BaseException as exc:  # noqa: BLE001 - SystemExit and all: report, don't hide
         status["error"] = f"{type(exc).__name__}: {exc}"[:2000]
         status["traceback"] = _student_frames(exc)[:6000]
-    with open(os.path.join(HERE, "status.json"), "w") as f:
+    with os.fdopen(status_fd, "w", closefd=False) as f:
         json.dump(status, f)
 
 

@@ -182,9 +182,9 @@ def isolation_note():
     """'' when the bubblewrap sandbox works; otherwise what isolation remains, in words."""
     if sandbox.bwrap_works():
         return ""
-    nobody = os.geteuid() == 0 and sandbox._nobody_can_run(sys.executable)
+    nobody = sandbox.plain_runs_unprivileged()
     who = (
-        "as an unprivileged user (uid 65534) that cannot read the grading files"
+        "as an unprivileged user that cannot read the grading files"
         if nobody
         else ("as the grader's own user")
     )

@@ -24,30 +24,31 @@ import csv
 import importlib.util
 import io
 import json
+import os
 import pickle
+import re
 import secrets
 import shutil
-import stat
 import sys
 import tempfile
 import threading
 import time
-import zipfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 
-from cs231n.course import sandbox
+from cs231n.course import readback, sandbox
 from cs231n.course.release import build_release, parse_assignment
+from cs231n.course.unpack import (  # noqa: F401 - SubmissionError is part of this API
+    SubmissionError,
+    overlay_package,
+    remove_tree,
+    unpack_submission,
+)
 
-# Limits on what a submission zip may hold.
-MAX_MEMBERS = 2000
-MAX_MEMBER_BYTES = 20 * 1024**2
-MAX_TOTAL_BYTES = 200 * 1024**2
-MAX_RATIO = 200
 # The reference probes run in this process, in the threads of a batch: one at a time, so
 # that a probe seeding numpy's global random state (dropout) gets the numbers it seeded.
 _REFERENCE_LOCK = threading.Lock()
@@ -123,8 +124,8 @@ def compare(expected, got, tol, exact=False):
         if key not in got:
             return False, f"no value for '{key}' was returned"
         have = got[key]
-        if have.dtype == object:
-            return False, f"'{key}' is not a numeric array"
+        if not isinstance(have, np.ndarray) or have.dtype.kind not in "biuf":
+            return False, f"'{key}' has the wrong type (only arrays of numbers count)"
         if have.shape != want.shape:
             return False, f"'{key}' has shape {have.shape}, expected {want.shape}"
         if want.size == 0:
@@ -150,113 +151,8 @@ def compare(expected, got, tol, exact=False):
 
 
 # -- submissions ----------------------------------------------------------------------------
-
-
-class SubmissionError(Exception):
-    """The submission cannot be graded at all (corrupt, too large, empty)."""
-
-
-def _safe_members(zf, notes):
-    """Members of a zip that may be extracted, after the safety checks."""
-    infos = zf.infolist()
-    if len(infos) > MAX_MEMBERS:
-        raise SubmissionError(f"the zip holds {len(infos)} files, more than {MAX_MEMBERS}.")
-    total = sum(i.file_size for i in infos)
-    packed = sum(i.compress_size for i in infos) or 1
-    if total > MAX_TOTAL_BYTES or total / packed > MAX_RATIO and total > 10 * 1024**2:
-        raise SubmissionError(
-            f"the zip expands to {total / 2**20:.0f} MiB; the limit is "
-            f"{MAX_TOTAL_BYTES // 2**20} MiB (is it a zip bomb?)."
-        )
-    keep = []
-    for info in infos:
-        name = info.filename
-        p = PurePosixPath(name)
-        mode = info.external_attr >> 16
-        if info.is_dir():
-            continue
-        if name.startswith("/") or ".." in p.parts or "\\" in name or ":" in name:
-            notes.append(f"Ignored `{name}`: unsafe path.")
-            continue
-        if stat.S_ISLNK(mode):
-            notes.append(f"Ignored `{name}`: symbolic links are not accepted.")
-            continue
-        if info.file_size > MAX_MEMBER_BYTES:
-            notes.append(f"Ignored `{name}`: larger than {MAX_MEMBER_BYTES // 2**20} MiB.")
-            continue
-        keep.append(info)
-    return keep
-
-
-def _strip_prefix(names):
-    """A common top folder to strip (the student zipped their folder), or ''."""
-    tops = {PurePosixPath(n).parts[0] for n in names if len(PurePosixPath(n).parts) > 1}
-    if len(tops) == 1 and not any(PurePosixPath(n).parts[0] == "cs231n" for n in names):
-        top = tops.pop()
-        if all(PurePosixPath(n).parts[0] == top for n in names):
-            return top + "/"
-    return ""
-
-
-def unpack_submission(path, dest, assignment):
-    """Copy the gradeable files of a submission (zip or folder) into ``dest``.
-
-    Only ``cs231n/**.py`` and ``<assignment>/*.ipynb`` are taken. Returns notes
-    (problems worth telling the student). Raises SubmissionError when nothing can be graded.
-    """
-    notes = []
-    path = Path(path)
-    files = {}
-    if path.is_dir():
-        for p in sorted(path.rglob("*")):
-            if p.is_symlink():
-                notes.append(f"Ignored `{p.relative_to(path)}`: symbolic links are not accepted.")
-            elif p.is_file() and p.stat().st_size <= MAX_MEMBER_BYTES:
-                files[p.relative_to(path).as_posix()] = p.read_bytes
-    else:
-        try:
-            zf = zipfile.ZipFile(path)
-            members = _safe_members(zf, notes)
-            prefix = _strip_prefix([m.filename for m in members])
-            for info in members:
-                rel = info.filename[len(prefix) :] if prefix else info.filename
-
-                def read(info=info):
-                    with zf.open(info) as f:
-                        data = f.read(MAX_MEMBER_BYTES + 1)  # declared sizes may lie
-                    if len(data) > MAX_MEMBER_BYTES:
-                        raise SubmissionError(f"`{info.filename}` expands past the size limit.")
-                    return data
-
-                files[rel] = read
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise SubmissionError(f"the file is not a readable zip archive ({exc}).") from exc
-    taken = 0
-    for rel, read in files.items():
-        p = PurePosixPath(rel)
-        wanted = (p.parts[0] == "cs231n" and p.suffix in (".py", ".pyx")) or (
-            len(p.parts) == 2 and p.parts[0] == assignment and p.suffix == ".ipynb"
-        )
-        if not wanted:
-            continue
-        try:
-            data = read()
-        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:
-            raise SubmissionError(f"`{rel}` cannot be read from the zip ({exc}).") from exc
-        if p.suffix == ".ipynb":
-            try:
-                json.loads(data.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                notes.append(f"`{rel}` is not a valid notebook (not JSON); it was not graded.")
-                continue
-        target = Path(dest, *p.parts)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        taken += 1
-    if not any(Path(dest, "cs231n").rglob("*.py")):
-        raise SubmissionError("the submission holds no cs231n/*.py files to grade.")
-    return notes
-
+# Unpacking (zips, folders and what they may hide) is ``cs231n.course.unpack``; what the
+# child returns is read back by ``cs231n.course.readback``.
 
 # -- grading --------------------------------------------------------------------------------
 
@@ -271,6 +167,7 @@ class Grader:
     limits: sandbox.Limits = field(default_factory=sandbox.Limits)
     require_sandbox: bool = True
     only: tuple = ()  # grade only the tests whose names start with one of these
+    budget_seconds: float = 300.0  # wall time for all the tests of one submission
 
     def __post_init__(self):
         self.assignment, _ = parse_assignment(self.assignment)
@@ -286,20 +183,30 @@ class Grader:
                 "or pass --unsafe-no-sandbox to grade with resource limits only."
             )
         self._tmp = Path(tempfile.mkdtemp(prefix="cs231n-grade-"))
-        self._tmp.chmod(0o700)  # nothing in here is visible to other users
-        if not sandbox.bwrap_works():
-            # Without bubblewrap the child runs as uid 65534 (when we are root) and must
-            # reach its job directory through this one: searchable, still not listable.
-            self._tmp.chmod(0o711)
+        # The sandbox's private uid must reach the job folders through this one:
+        # searchable, not listable; what is private in them is 0600.
+        self._tmp.chmod(0o711)
         self.release = self._tmp / "release"
         build_release(self.root, self.assignment, self.release)
         self.runner = Path(__file__).with_name("_child.py").read_text()
 
     def close(self):
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        try:
+            remove_tree(self._tmp)
+        except OSError:
+            pass
 
-    def _run_test(self, test, package_dir, test_seed):
-        """Score one test with inputs drawn from ``test_seed``: (score, message)."""
+    def _run_test(self, test, package_dir, test_seed, deadline=float("inf")):
+        """Score one test with inputs drawn from ``test_seed``: (score, message).
+
+        ``deadline``: time.monotonic() to finish by (the submission's budget).
+        """
+        left = deadline - time.monotonic()
+        if left < 1:
+            return 0.0, (
+                f"not graded: this submission used up its time budget "
+                f"({self.budget_seconds:g} s for all its tests)"
+            )
         rng = np.random.default_rng(test_seed)
         try:
             with _REFERENCE_LOCK:  # reference code may use numpy's global random state
@@ -315,37 +222,47 @@ class Grader:
         job = Path(tempfile.mkdtemp(prefix="job-", dir=self._tmp))
         try:
             shutil.copytree(package_dir, job / "submission" / "cs231n")
+            sandbox.share_read_only(job / "submission")
             (job / "runner.py").write_text(self.runner)
-            with open(job / "task.pkl", "wb") as f:
+            (job / "runner.py").chmod(0o644)
+            task = os.open(job / "task.pkl", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with open(task, "wb") as f:
                 pickle.dump({"code": code, "inputs": inputs}, f)
             limits = copy.copy(self.limits)
-            limits.wall_seconds = min(limits.wall_seconds, test.wall_seconds)
+            limits.wall_seconds = min(limits.wall_seconds, test.wall_seconds, left)
             outcome = sandbox.run_limited(
-                ["runner.py"],
+                ["runner.py", "{result}", "{status}"],
                 job,
                 limits,
+                binds=[(job / "runner.py", "runner.py"), (job / "submission", "submission")],
+                stdin_path=job / "task.pkl",
+                outputs={"result": job / "result.npz", "status": job / "status.json"},
                 force_plain=not self.require_sandbox and not sandbox.bwrap_works(),
             )
-            status = {}
-            if (job / "status.json").is_file():
-                try:
-                    status = json.loads((job / "status.json").read_text()[:20000])
-                except (json.JSONDecodeError, UnicodeDecodeError):
-                    status = {}
+            try:
+                status = readback.parse_json(readback.read_capped(job / "status.json", 2**16))
+            except readback.ReadBackError:
+                status = {}
             if outcome.timed_out or outcome.returncode != 0 or not isinstance(status, dict):
                 return 0.0, f"your code did not finish: {outcome.reason}"
             if not status.get("ok"):
-                err = str(status.get("error") or "it stopped without returning results")
+                err = str(status.get("error") or "it stopped without returning results")[:2000]
                 return 0.0, f"calling your code failed: {err}"
             try:
-                with np.load(job / "result.npz", allow_pickle=False) as data:
-                    got = {k: data[k] for k in data.files}
-            except Exception:  # noqa: BLE001 - anything unreadable earns nothing
-                return 0.0, "your code's results could not be read back (only plain numbers count)"
+                cap = self.limits.file_bytes
+                got = readback.load_npz(readback.read_capped(job / "result.npz", cap), cap)
+            except readback.ReadBackError as exc:
+                return 0.0, f"your code's results could not be read back: {exc}"
         finally:
-            shutil.rmtree(job, ignore_errors=True)
+            try:
+                remove_tree(job)
+            except OSError:
+                pass  # the folder goes with the grader's own at close()
         if test.check is None:
-            ok, why = compare(expected, got, test.tol, test.exact)
+            try:
+                ok, why = compare(expected, got, test.tol, test.exact)
+            except Exception as exc:  # noqa: BLE001 - whatever came back, it earns nothing
+                ok, why = False, f"your code's results could not be compared ({type(exc).__name__})"
         else:
             try:
                 ok, why = test.check(inputs, expected, got)
@@ -367,32 +284,34 @@ class Grader:
         ``test_seeds`` ({test name: seed}, from a results.json) replays tests exactly.
         """
         start = time.perf_counter()
+        deadline = time.monotonic() + self.budget_seconds
         if seed is None:
             seed = secrets.randbits(63)  # fresh inputs every run, recorded
         seeds = {t.name: seed_of_test(seed, t.name) for t in self.tests}
         seeds.update({k: int(v) for k, v in (test_seeds or {}).items() if k in seeds})
         work = Path(tempfile.mkdtemp(prefix="sub-", dir=self._tmp))
-        pkg = work / "package"
-        shutil.copytree(self.release, pkg)
-        # Student files replace the release's; untouched files keep the release's stubs.
-        shutil.rmtree(pkg / self.assignment, ignore_errors=True)
         notes, tests_out = [], []
         try:
             try:
+                pkg = work / "package"
+                shutil.copytree(self.release, pkg)
+                # Student files replace the release's; untouched files keep the release's stubs.
+                shutil.rmtree(pkg / self.assignment, ignore_errors=True)
                 student = work / "student"
                 student.mkdir()
                 notes += unpack_submission(submission, student, self.assignment)
-                shutil.copytree(student / "cs231n", pkg / "cs231n", dirs_exist_ok=True)
-            except SubmissionError as exc:
-                notes.append(f"This submission could not be graded: {exc}")
+                notes += overlay_package(student / "cs231n", pkg / "cs231n")
+            except Exception as exc:  # noqa: BLE001 - one submission can cost only itself
+                reason = exc if isinstance(exc, SubmissionError) else f"{type(exc).__name__}: {exc}"
+                notes.append(f"This submission could not be graded: {reason}")
                 results = [(0.0, "not graded: the submission could not be read")] * len(self.tests)
             else:
                 with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
                     futures = [
-                        pool.submit(self._run_test, t, pkg / "cs231n", seeds[t.name])
+                        pool.submit(self._run_test, t, pkg / "cs231n", seeds[t.name], deadline)
                         for t in self.tests
                     ]
-                    results = [f.result() for f in futures]
+                    results = [_result_or_reason(f) for f in futures]
             for t, (score, msg) in zip(self.tests, results):
                 tests_out.append(
                     {
@@ -405,7 +324,10 @@ class Grader:
                     }
                 )
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            try:
+                remove_tree(work)
+            except OSError as exc:
+                notes.append(f"(Its files could not all be removed: {exc.strerror}.)")
         total = sum(t["score"] for t in tests_out)
         return {
             "score": total,
@@ -436,6 +358,35 @@ def replay_seeds(results_path):
             f"({type(exc).__name__}: {exc})."
         ) from None
     return seed, tests
+
+
+def _result_or_reason(future):
+    """A test's (score, message); a failure of the grader's own becomes the message."""
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - one test can cost only itself
+        return 0.0, f"could not be graded: {type(exc).__name__}: {exc}"
+
+
+def not_graded(grader, reason):
+    """The results of a submission that could not be graded at all, saying why."""
+    return {
+        "score": 0.0,
+        "max_score": float(sum(t.points for t in grader.tests)),
+        "execution_time": 0.0,
+        "output": f"This submission could not be graded: {reason}",
+        "stdout_visibility": "visible",
+        "tests": [
+            {
+                "name": t.name,
+                "score": 0.0,
+                "max_score": float(t.points),
+                "output": f"could not be graded: {reason}",
+                "visibility": "visible",
+            }
+            for t in grader.tests
+        ],
+    }
 
 
 def feedback_markdown(name, result):
@@ -470,6 +421,28 @@ def _submission_name(path):
     return p.stem if p.suffix == ".zip" else p.name
 
 
+# Names the batch itself writes in --out (the gradebook and its temporary file).
+RESERVED_NAMES = {"gradebook.csv", "gradebook.csv.part"}
+
+
+def output_names(submissions):
+    """A folder name in --out for each submission: from its file name, made safe.
+
+    Only letters, digits, ``.``, ``_`` and ``-``; no leading dot (so never ``.`` or
+    ``..``); never a name the batch writes itself; unique (``-2``, ``-3``... appended).
+    """
+    names, used = [], set(RESERVED_NAMES)
+    for s in submissions:
+        base = re.sub(r"[^A-Za-z0-9._-]+", "_", _submission_name(s)).lstrip(".")[:100]
+        base = base or "submission"
+        name, k = base, 2
+        while name.lower() in used:
+            name, k = f"{base}-{k}", k + 1
+        used.add(name.lower())
+        names.append(name)
+    return names
+
+
 def grade_batch(grader, submissions, out_dir, jobs=2, seed=None, test_seeds=None):
     """Grade many submissions; write results, feedback and the gradebook. Returns rows.
 
@@ -477,24 +450,28 @@ def grade_batch(grader, submissions, out_dir, jobs=2, seed=None, test_seeds=None
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    names = [_submission_name(s) for s in submissions]
-    if len(set(names)) != len(names):
-        raise ValueError("two submissions have the same name; grade them in separate batches.")
+    names = output_names(submissions)
     # Submissions run in parallel; with fewer submissions than jobs, their tests do.
     per_submission = max(1, jobs // max(1, len(submissions)))
+
+    def grade_one(submission):
+        try:
+            return grader.grade(submission, jobs=per_submission, seed=seed, test_seeds=test_seeds)
+        except Exception as exc:  # noqa: BLE001 - one submission can cost only itself
+            return not_graded(grader, f"{type(exc).__name__}: {exc}")
+
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = list(
-            pool.map(
-                lambda s: grader.grade(s, jobs=per_submission, seed=seed, test_seeds=test_seeds),
-                submissions,
-            )
-        )
+        results = list(pool.map(grade_one, submissions))
     rows = []
     for name, result in zip(names, results):
         d = out_dir / name
-        d.mkdir(parents=True, exist_ok=True)
-        _atomic_write(d / "results.json", json.dumps(result, indent=2))
-        _atomic_write(d / "feedback.md", feedback_markdown(name, result))
+        assert d.parent == out_dir and name not in (".", ".."), name  # output_names' promise
+        try:
+            d.mkdir(exist_ok=True)
+            _atomic_write(d / "results.json", json.dumps(result, indent=2))
+            _atomic_write(d / "feedback.md", feedback_markdown(name, result))
+        except OSError as exc:
+            print(f"cs231n grade: could not write the results of {name}: {exc}", file=sys.stderr)
         rows.append((name, result))
     buf = io.StringIO()
     writer = csv.writer(buf)
@@ -550,6 +527,7 @@ def _cmd(args):
             root,
             require_sandbox=not args.unsafe_no_sandbox,
             only=tuple(args.only or ()),
+            budget_seconds=args.budget,
         )
     except (FileNotFoundError, RuntimeError, ValueError) as exc:
         print(f"cs231n grade: {exc}", file=sys.stderr)
@@ -587,6 +565,12 @@ def register(sub):
     p.add_argument("--out", default="grades", help="folder for results (default: grades)")
     p.add_argument("--jobs", type=int, default=2, help="submissions graded at once (default 2)")
     p.add_argument("--tests", help="folder of grading tests (default: tests/grading)")
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=300.0,
+        help="seconds of wall time for all the tests of one submission (default 300)",
+    )
     p.add_argument(
         "--only",
         action="append",

@@ -1,40 +1,60 @@
 """Running untrusted code (a student's submission) in a separate, limited process.
 
-``run_limited(args, job_dir, limits)`` runs ``python -I <args>`` with ``job_dir`` as the
-working directory and the only writable place, under these limits:
+``run_limited(args, job_dir, limits, ...)`` runs ``python -I <args>`` on the files of
+``job_dir`` under these rules:
 
-- wall-clock time (the whole process group is killed) and CPU time (RLIMIT_CPU);
-- memory (RLIMIT_AS), file size (RLIMIT_FSIZE, which also caps printed output, since
-  stdout and stderr go to a file), open files (RLIMIT_NOFILE), no core dumps;
-- processes: with bubblewrap, a seccomp filter refuses fork/vfork and any clone that
-  does not create a thread, so the child cannot start processes at all; without it,
-  RLIMIT_NPROC (enforced by the kernel for non-root users only);
-- with bubblewrap (``bwrap``, Debian package ``bubblewrap``): new user, PID, network,
-  IPC and UTS namespaces (no network at all), uid 65534, all capabilities dropped, and a
-  filesystem made only of /usr, the Python installation (read-only), a private /tmp and
-  the job directory — so the grading tests, the reference solution and other
-  submissions are not even visible.
+- **No host privilege.** When the grader is root, the child runs as a private,
+  unprivileged host uid taken from a pool (``UID_BASE`` + slot, each slot locked with
+  ``flock`` while a run holds it, so parallel runs never share a uid); otherwise as the
+  grader's own uid. Inside bubblewrap it is uid 65534 with no capabilities, in new user
+  (nested user namespaces refused), PID, network, IPC and UTS namespaces: no network.
+- **Launched by programs, not Python hooks.** The grader starts a plain argv chain
+  (``setpriv`` then ``prlimit`` from util-linux, then ``bwrap``), so nothing runs
+  between ``fork`` and ``exec`` in the grader's threaded process (no ``preexec_fn``).
+  When the Python installation lies behind a directory the private uid cannot enter
+  (``/root/.pyenv``), ``unshare --mount`` and ``mount --bind`` first expose it, in a
+  mount namespace of this run only.
+- **Limits**: wall-clock time (the process group is killed), CPU time, address space,
+  file size (which also caps printed output), open files, no core dumps, and a process
+  limit (RLIMIT_NPROC, counted for the private uid, so it bites on threads too); a
+  seccomp filter refuses fork/vfork and any clone that does not create a thread.
+- **Filesystem**: a read-only root holding only /usr, the Python installation, a
+  read-only ``/proc/sys`` and ``/dev``, and two writable, size-limited tmpfs: ``/tmp`` and
+  the job folder ``/job`` (``Limits.tmpfs_bytes`` each), into which the job's files are
+  bound read-only. Nothing the child writes reaches the host disk except through the
+  files the grader opened for it (``outputs``: inherited file descriptors, each capped
+  by the file size limit), so memory and disk are bounded in total.
 
-Without bubblewrap (e.g. a container that forbids namespaces) the limits still hold,
-the process runs as uid 65534 when the grader is root, and it gets a clean environment,
-but the filesystem and network are not hidden: README says so.
+Without bubblewrap (``force_plain``, e.g. a container that forbids namespaces) the
+limits still hold and the child runs as the private uid where that uid can reach the
+Python installation (``plain_runs_unprivileged()``), but the filesystem and network
+are not hidden: README says so.
 """
 
-import ctypes
+import fcntl
 import os
 import platform
-import resource
+import re
 import shutil
 import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 NOBODY = 65534
+UID_BASE = 0x5EED0000  # the private uids: UID_BASE .. UID_BASE + UID_SLOTS - 1
+UID_SLOTS = 256
+BWRAP_MIN = (0, 8, 0)  # --disable-userns and --size
+
+
+class SandboxError(RuntimeError):
+    """The sandbox cannot be started here (missing tools, no free uid)."""
 
 
 @dataclass
@@ -43,10 +63,11 @@ class Limits:
 
     wall_seconds: float = 60.0
     cpu_seconds: int = 60
-    memory_bytes: int = 3 * 1024**3
-    file_bytes: int = 64 * 1024**2  # also the cap on printed output
+    memory_bytes: int = 3 * 1024**3  # address space
+    file_bytes: int = 64 * 1024**2  # per file; also the cap on printed output
+    tmpfs_bytes: int = 64 * 1024**2  # each of /tmp and /job
     open_files: int = 64
-    processes: int = 32  # only used without bubblewrap (RLIMIT_NPROC)
+    processes: int = 32  # processes and threads of the private uid (RLIMIT_NPROC)
 
 
 @dataclass
@@ -57,15 +78,24 @@ class Outcome:
     timed_out: bool
     seconds: float
     output: str  # the first part of stdout + stderr
-    isolation: str  # "bwrap", "rlimits+nobody" or "rlimits"
+    isolation: str  # "bwrap", "rlimits+private uid" or "rlimits"
+
+    @property
+    def signal(self):
+        """The signal that killed the child, or None."""
+        rc = self.returncode
+        if rc is not None and rc < 0:
+            return -rc
+        if self.isolation == "bwrap" and rc is not None and 128 < rc < 128 + 65:
+            return rc - 128  # bwrap reports a killed child as 128 + signal
+        return None
 
     @property
     def reason(self):
         if self.timed_out:
             return "it ran out of time"
-        rc = self.returncode
-        if rc is not None and rc < 0:
-            sig = -rc
+        sig = self.signal
+        if sig is not None:
             names = {
                 signal.SIGXCPU: "it used too much CPU time",
                 signal.SIGXFSZ: "it wrote or printed too much output",
@@ -73,7 +103,7 @@ class Outcome:
                 signal.SIGSEGV: "it crashed (segmentation fault)",
             }
             return names.get(sig, f"it was killed by signal {sig}")
-        return f"it exited with status {rc}"
+        return f"it exited with status {self.returncode}"
 
 
 # -- seccomp: refuse new processes, allow threads -----------------------------------------
@@ -120,24 +150,40 @@ def seccomp_no_processes():
     return b"".join(prog)
 
 
-# -- isolation ------------------------------------------------------------------------------
+# -- what this machine offers ---------------------------------------------------------------
+
+
+def _tool(name):
+    exe = shutil.which(name, path="/usr/bin:/bin:/usr/sbin:/sbin")
+    if not exe:
+        raise SandboxError(f"`{name}` (util-linux) is needed to launch the sandbox; install it.")
+    return exe
 
 
 @cache
-def bwrap_works():
-    """True when bubblewrap is installed and can create its namespaces here."""
+def bwrap_problem():
+    """'' when bubblewrap (>= 0.8) is installed and works here; else why not, in words."""
     exe = shutil.which("bwrap")
     if not exe:
-        return False
+        return "bubblewrap (bwrap) is not installed"
     try:
-        r = subprocess.run(
-            [exe, "--unshare-all", "--ro-bind", "/", "/", "true"],
-            capture_output=True,
-            timeout=20,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return r.returncode == 0
+        version = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=20)
+        found = tuple(int(x) for x in re.findall(r"\d+", version.stdout)[:3])
+        if found < BWRAP_MIN:
+            want = ".".join(map(str, BWRAP_MIN))
+            return f"bubblewrap {version.stdout.strip()} is too old (>= {want} is needed)"
+        # The real launch, as the grader will do it, on a trivial program.
+        outcome = run_limited(["-c", "pass"], None, Limits(wall_seconds=20), _check=True)
+    except (OSError, subprocess.SubprocessError, SandboxError) as exc:
+        return f"bubblewrap cannot run here ({exc})"
+    if outcome.returncode != 0:
+        return f"bubblewrap cannot create its namespaces here ({outcome.output.strip()[:300]})"
+    return ""
+
+
+def bwrap_works():
+    """True when bubblewrap is installed and can create its namespaces here."""
+    return not bwrap_problem()
 
 
 def python_roots():
@@ -159,10 +205,98 @@ def python_roots():
     return keep
 
 
-def _bwrap_command(job_dir, seccomp_fd):
+def plain_runs_unprivileged():
+    """Whether, without bubblewrap, the child runs as a private uid (the grader is root and
+    that uid can reach the Python installation); otherwise it runs as the grader's uid."""
+    roots = [os.path.realpath(sys.executable), *python_roots()]
+    return os.geteuid() == 0 and all(_others_can_enter(r) for r in roots)
+
+
+def _others_can_enter(path):
+    """Whether a uid that owns nothing here could reach ``path`` (every parent searchable)."""
+    path = Path(os.path.realpath(path))
+    return all(p.stat().st_mode & 0o001 for p in [path, *path.parents])
+
+
+def share_read_only(folder):
+    """Let the sandbox's private uid read ``folder`` (files 0644, folders 0755), not write it."""
+    for top, _dirs, files in os.walk(folder):
+        os.chmod(top, 0o755)
+        for name in files:
+            path = os.path.join(top, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o644)
+
+
+# -- the private uid ------------------------------------------------------------------------
+
+
+def _lock_dir():
+    """A folder only this user can write, for the uid locks (checked, never followed)."""
+    path = Path(tempfile.gettempdir()) / f"cs231n-sandbox-uids-{os.geteuid()}"
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(path)
+    if not os.path.isdir(path) or os.path.islink(path) or st.st_uid != os.geteuid():
+        raise SandboxError(f"{path} is not a private folder of this user; remove it.")
+    if st.st_mode & 0o077:
+        raise SandboxError(f"{path} is open to other users; remove it.")
+    return path
+
+
+@contextmanager
+def private_uid():
+    """Yield a host uid no other run is using (root), or None (not root: our own uid)."""
+    if os.geteuid() != 0:
+        yield None
+        return
+    folder = _lock_dir()
+    for slot in range(UID_SLOTS):
+        fd = os.open(folder / f"{slot}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        try:
+            yield UID_BASE + slot
+        finally:
+            os.close(fd)  # releases the lock
+        return
+    raise SandboxError(f"all {UID_SLOTS} sandbox uids are in use.")
+
+
+def _count_processes(uid):
+    """Processes and threads the host uid has now (RLIMIT_NPROC counts them all)."""
+    count = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if os.stat(entry.path).st_uid == uid:
+                    count += len(os.listdir(f"{entry.path}/task"))
+            except OSError:
+                pass
+    return count
+
+
+# -- the launch chain -----------------------------------------------------------------------
+
+# Bind each (source, mount point) pair, then run the rest of the arguments. Arguments are
+# data ("$1"), never parsed as shell code.
+_BIND_THEN_EXEC = (
+    'while [ "$1" != -- ]; do mount --bind "$1" "$2" || exit 125; shift 2; done; shift; exec "$@"'
+)
+
+
+def _bwrap_args(staged, binds, limits, seccomp_fd):
+    """bubblewrap's arguments: a read-only root of /usr, Python and the job's files."""
     cmd = [
         shutil.which("bwrap"),
         "--unshare-all",
+        "--unshare-user",
+        "--disable-userns",
         "--die-with-parent",
         "--new-session",
         "--uid",
@@ -174,125 +308,171 @@ def _bwrap_command(job_dir, seccomp_fd):
         "--ro-bind",
         "/usr",
         "/usr",
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        "--tmpfs",
-        "/tmp",
     ]
     for link in ("lib", "lib64", "bin", "sbin", "lib32"):
         if os.path.islink(f"/{link}"):
             cmd += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
     for root in python_roots():
-        cmd += ["--ro-bind", root, root]
-    cmd += ["--bind", str(job_dir), "/job", "--chdir", "/job", "--setenv", "HOME", "/tmp"]
+        cmd += ["--ro-bind", staged.get(root, root), root]
+    size = str(limits.tmpfs_bytes)
+    cmd += ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev"]
+    cmd += ["--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/job"]
+    for source, inside in binds:
+        cmd += ["--ro-bind", str(source), f"/job/{inside}"]
+    cmd += ["--remount-ro", "/dev", "--remount-ro", "/"]
+    cmd += ["--chdir", "/job", "--setenv", "HOME", "/tmp"]
     if seccomp_fd is not None:
         cmd += ["--seccomp", str(seccomp_fd)]
     return cmd
 
 
-def _nobody_can_run(exe):
-    """Whether uid 65534 could execute ``exe`` (every parent directory searchable)."""
-    path = Path(os.path.realpath(exe))
-    if not path.stat().st_mode & 0o001:
-        return False
-    return all(p.stat().st_mode & 0o001 for p in path.parents)
+def _launch_command(uid, limits, stage_dir, use_bwrap, binds, seccomp_fd):
+    """The argv that starts the sandbox, up to (not including) ``python -I ...``."""
+    cmd = []
+    staged = {}
+    if uid is not None and use_bwrap:
+        hidden = [r for r in python_roots() if not _others_can_enter(r)]
+        if hidden:
+            pairs = []
+            for i, root in enumerate(hidden):
+                point = Path(stage_dir) / f"python{i}"
+                point.mkdir(exist_ok=True)
+                staged[root] = str(point)
+                pairs += [root, str(point)]
+            cmd += [_tool("unshare"), "--mount", "--propagation", "private", "--"]
+            cmd += ["/bin/sh", "-c", _BIND_THEN_EXEC, "sh", *pairs, "--"]
+    if uid is not None:
+        cmd += [_tool("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+        cmd += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+    nproc = limits.processes
+    if uid is None:  # our own uid: the limit counts what we run already
+        nproc += _count_processes(os.getuid())
+    cmd += [
+        _tool("prlimit"),
+        f"--as={limits.memory_bytes}",
+        f"--fsize={limits.file_bytes}",
+        f"--cpu={max(1, int(limits.cpu_seconds))}",
+        f"--nofile={limits.open_files}",
+        f"--nproc={nproc}",
+        "--core=0",
+        "--",
+    ]
+    if use_bwrap:
+        cmd += _bwrap_args(staged, binds, limits, seccomp_fd)
+    return cmd
 
 
-def _preexec(limits, drop_to_nobody):
-    def apply():
-        os.setsid()
-        for res, value in (
-            (resource.RLIMIT_CPU, limits.cpu_seconds),
-            (resource.RLIMIT_AS, limits.memory_bytes),
-            (resource.RLIMIT_FSIZE, limits.file_bytes),
-            (resource.RLIMIT_NOFILE, limits.open_files),
-            (resource.RLIMIT_CORE, 0),
-            (resource.RLIMIT_NPROC, limits.processes),
-        ):
-            resource.setrlimit(res, (value, value))
-        if drop_to_nobody:
-            os.setgroups([])
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the grader
-
-    return apply
+ENV = {
+    "PATH": "/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "HOME": "/tmp",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "MPLBACKEND": "Agg",
+    "CS231N_NUMPY_FALLBACK": "1",
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
 
 
-def run_limited(args, job_dir, limits=None, log_path=None, force_plain=False):
-    """Run ``python -I *args`` in ``job_dir`` under ``limits``; return an Outcome.
+def _open_new(path):
+    """A new file only the grader can reach, opened for writing (never follows links)."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    return os.open(path, flags, 0o600)
+
+
+def run_limited(
+    args,
+    job_dir,
+    limits=None,
+    *,
+    binds=(),
+    stdin_path=None,
+    outputs=None,
+    force_plain=False,
+    _check=False,
+):
+    """Run ``python -I *args`` in the sandbox under ``limits``; return an Outcome.
 
     Parameters
     ----------
-    args : list of str, the arguments after ``python -I`` (paths relative to the job dir)
-    job_dir : path, the child's working directory and only writable place
+    args : list of str, the arguments after ``python -I``; ``{name}`` in them becomes the
+        file descriptor number of ``outputs[name]``
+    job_dir : path of a folder of the grader's for this run's files (the log, mount
+        points), made 0711 (the private uid may pass, not list); None for a throwaway one
     limits : Limits
-    log_path : path outside job_dir for the child's stdout+stderr (default job_dir/../log)
-    force_plain : bool, skip bubblewrap even if it works (for tests of the fallback)
+    binds : pairs (host path, name): files or folders shown read-only as ``/job/<name>``
+        (with bubblewrap; without it the child runs in the folder of the first one)
+    stdin_path : file given to the child as standard input (e.g. its task)
+    outputs : {name: path}: new files the grader creates and the child may only write
+        through the inherited descriptor (it never sees their path)
+    force_plain : bool, skip bubblewrap (resource limits and private uid only)
     """
     limits = limits or Limits()
-    job_dir = Path(job_dir).resolve()
-    log_path = Path(log_path or job_dir.parent / f"{job_dir.name}.log")
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "HOME": "/tmp",
-        "OPENBLAS_NUM_THREADS": "1",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "MPLBACKEND": "Agg",
-        "CS231N_NUMPY_FALLBACK": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    use_bwrap = not force_plain and bwrap_works()
-    pass_fds = ()
-    seccomp_r = None
-    if use_bwrap:
-        prog = seccomp_no_processes()
-        if prog is not None:
-            seccomp_r, seccomp_w = os.pipe()
-            os.write(seccomp_w, prog)
-            os.close(seccomp_w)
-            pass_fds = (seccomp_r,)
-        cmd = _bwrap_command(job_dir, seccomp_r) + [sys.executable, "-I", *args]
-        drop = False  # bubblewrap maps the child to uid 65534 itself
-    else:
-        cmd = [sys.executable, "-I", *args]
-        drop = os.geteuid() == 0 and _nobody_can_run(sys.executable)
-        if drop:
-            os.chmod(job_dir, 0o777)
-            for p in job_dir.rglob("*"):
-                os.chmod(p, 0o777 if p.is_dir() else 0o666)
-    start = time.perf_counter()
-    timed_out = False
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=job_dir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            preexec_fn=_preexec(limits, drop),
-            pass_fds=pass_fds,
-        )
-        if seccomp_r is not None:
-            os.close(seccomp_r)
-        try:
-            proc.wait(timeout=limits.wall_seconds)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+    outputs = outputs or {}
+    use_bwrap = not force_plain and (_check or bwrap_works())
+    own_dir = job_dir is None
+    job_dir = Path(tempfile.mkdtemp(prefix="sandbox-")) if own_dir else Path(job_dir)
+    job_dir.chmod(0o711)
+    fds = {}
+    stdin = None
+    try:
+        with private_uid() as uid:
+            seccomp_fd = None
+            if use_bwrap:
+                prog = seccomp_no_processes()
+                if prog is not None:
+                    seccomp_fd, w = os.pipe()
+                    os.write(w, prog)
+                    os.close(w)
+            for name, path in outputs.items():
+                fds[name] = _open_new(path)  # 0600: only the descriptor is shared
+            log_fd = _open_new(job_dir / "child.log")
+            fds["_log"] = log_fd
+            stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL  # noqa: SIM115
+            if not use_bwrap and not plain_runs_unprivileged():
+                uid = None  # it could not even start Python (README: the unsafe mode)
+            cwd = "/" if use_bwrap or not binds else str(Path(binds[0][0]).parent)
+            cmd = _launch_command(uid, limits, job_dir, use_bwrap, binds, seccomp_fd)
+            cmd += [sys.executable, "-I"]
+            cmd += [a.format(**{k: v for k, v in fds.items() if k != "_log"}) for a in args]
+            pass_fds = tuple(v for k, v in fds.items() if k != "_log")
+            pass_fds += (seccomp_fd,) if seccomp_fd is not None else ()
+            for fd in pass_fds:
+                os.set_inheritable(fd, True)
+            start = time.perf_counter()
+            timed_out = False
+            proc = subprocess.Popen(
+                cmd,
+                cwd=cwd,
+                env=ENV,
+                stdin=stdin,
+                stdout=log_fd,
+                stderr=log_fd,
+                pass_fds=pass_fds,
+                start_new_session=True,
+            )
+            if seccomp_fd is not None:
+                os.close(seccomp_fd)
             try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
-    seconds = time.perf_counter() - start
-    with open(log_path, "rb") as f:
-        output = f.read(20_000).decode("utf-8", errors="replace")
-    log_path.unlink(missing_ok=True)
-    isolation = "bwrap" if use_bwrap else ("rlimits+nobody" if drop else "rlimits")
+                proc.wait(timeout=limits.wall_seconds)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait()
+            seconds = time.perf_counter() - start
+            output = os.pread(log_fd, 20_000, 0).decode("utf-8", errors="replace")
+    finally:
+        if stdin not in (None, subprocess.DEVNULL):
+            stdin.close()
+        for fd in fds.values():
+            os.close(fd)
+        if own_dir:
+            shutil.rmtree(job_dir, ignore_errors=True)
+        else:
+            (job_dir / "child.log").unlink(missing_ok=True)
+    isolation = "bwrap" if use_bwrap else ("rlimits+private uid" if uid else "rlimits")
     return Outcome(proc.returncode, timed_out, seconds, output, isolation)

@@ -1,0 +1,159 @@
+"""Reading back what untrusted code produced: as hostile input, within fixed bounds.
+
+Everything a sandboxed child wrote (its ``.npz`` of results, its JSON status) and every
+notebook in a submission is read here and nowhere else, under these rules:
+
+- only regular files, opened without following links and without blocking (a named
+  pipe or a device is refused, never waited on), and never more than a stated number
+  of bytes is read;
+- JSON is parsed only after its nesting depth is checked, with integers of at most
+  ``MAX_INT_DIGITS`` digits;
+- an ``.npz`` is taken apart member by member: each ``.npy`` header is validated (a
+  numeric or boolean dtype, a shape whose size in bytes fits the remaining budget)
+  before anything is allocated, and only the declared bytes are inflated.
+
+Every failure is a ``ReadBackError`` with a message for the feedback; nothing else
+escapes (no ``zlib.error``, ``RecursionError`` or ``MemoryError``).
+"""
+
+import io
+import json
+import os
+import re
+import stat
+import zipfile
+
+import numpy as np
+
+MAX_INT_DIGITS = 30
+MAX_JSON_DEPTH = 64
+MAX_ARRAYS = 256
+NUMERIC_KINDS = "biuf"  # bool, signed and unsigned integers, floating point
+
+
+class ReadBackError(ValueError):
+    """What the child (or the student) produced cannot be read safely."""
+
+
+def read_capped(source, max_bytes):
+    """The bytes of a regular file (a path, or an open descriptor read from offset 0).
+
+    Raises ReadBackError for a link, a pipe, a device, a folder, a missing file or a file
+    larger than ``max_bytes``.
+    """
+    own = not isinstance(source, int)
+    try:
+        fd = (
+            os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            if own
+            else source
+        )
+    except OSError as exc:
+        raise ReadBackError(f"it cannot be opened as a plain file ({exc.strerror})") from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ReadBackError("it is not a regular file")
+        if st.st_size > max_bytes:
+            raise ReadBackError(f"it is larger than {max_bytes // 2**20} MiB")
+        data = os.pread(fd, max_bytes + 1, 0)
+        if len(data) > max_bytes:  # grew while we looked
+            raise ReadBackError(f"it is larger than {max_bytes // 2**20} MiB")
+        return data
+    except OSError as exc:
+        raise ReadBackError(f"it cannot be read ({exc.strerror})") from exc
+    finally:
+        if own:
+            os.close(fd)
+
+
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = re.compile(rb"[^\[\]{}]")
+
+
+def json_depth(data):
+    """The deepest nesting of ``[`` and ``{`` in JSON bytes (strings ignored)."""
+    brackets = _NOT_BRACKETS.sub(b"", _STRINGS.sub(b"", data))
+    if not brackets:
+        return 0
+    steps = np.frombuffer(brackets, dtype=np.uint8)
+    opening = (steps == ord("[")) | (steps == ord("{"))
+    return int(np.max(np.cumsum(np.where(opening, 1, -1))))
+
+
+def _bounded_int(text):
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ReadBackError(f"it holds an integer of more than {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+def parse_json(data, max_depth=MAX_JSON_DEPTH):
+    """Parse JSON bytes with bounded depth and integer size; raise ReadBackError if bad."""
+    try:
+        if json_depth(data) > max_depth:
+            raise ReadBackError(f"it is nested deeper than {max_depth} levels")
+        return json.loads(data.decode("utf-8"), parse_int=_bounded_int)
+    except ReadBackError:
+        raise
+    except (ValueError, UnicodeDecodeError, RecursionError, MemoryError) as exc:
+        raise ReadBackError(f"it is not valid JSON ({type(exc).__name__})") from exc
+
+
+def _npy_header(f):
+    """(shape, fortran_order, dtype) of the .npy stream ``f``, validated; f is left at the data."""
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+    else:
+        raise ReadBackError(f"an array has an unsupported format version {version}")
+    if (
+        dtype.kind not in NUMERIC_KINDS
+        or dtype.hasobject
+        or dtype.fields is not None
+        or dtype.subdtype is not None
+    ):
+        raise ReadBackError(f"an array has the type {dtype.str!r}; only numbers count")
+    if len(shape) > 32 or not all(isinstance(n, int) and n >= 0 for n in shape):
+        raise ReadBackError("an array has an invalid shape")
+    return shape, fortran, dtype
+
+
+def load_npz(data, max_bytes):
+    """{name: array} from the bytes of an ``.npz``, allocating at most ``max_bytes``.
+
+    Only numeric and boolean arrays are accepted (no pickles, strings, structured or
+    void types); each array's declared size is checked against what remains of
+    ``max_bytes`` before it is inflated.
+    """
+    arrays, budget = {}, max_bytes
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+            if len(infos) > MAX_ARRAYS:
+                raise ReadBackError(f"it holds more than {MAX_ARRAYS} arrays")
+            for info in infos:
+                if not info.filename.endswith(".npy") or len(info.filename) > 200:
+                    raise ReadBackError("it holds something that is not an array")
+                with zf.open(info) as f:
+                    shape, fortran, dtype = _npy_header(f)
+                    nbytes = dtype.itemsize
+                    for n in shape:
+                        nbytes *= n
+                    if nbytes > budget:
+                        raise ReadBackError(
+                            f"its arrays are larger than {max_bytes // 2**20} MiB in all"
+                        )
+                    budget -= nbytes
+                    raw = f.read(nbytes)
+                if len(raw) != nbytes:
+                    raise ReadBackError("an array is shorter than its header says")
+                order = "F" if fortran else "C"
+                array = np.frombuffer(raw, dtype=dtype).reshape(shape, order=order).copy()
+                arrays[info.filename[: -len(".npy")]] = array
+    except ReadBackError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - zlib.error, BadZipFile, bad headers: all refused
+        raise ReadBackError(f"it is not a readable array file ({type(exc).__name__})") from exc
+    return arrays
