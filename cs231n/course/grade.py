@@ -72,18 +72,59 @@ class GradingTest:
     # outputs are random by design (dropout masks): it judges the student's raw outputs
     # here, in the trusted process.
     check: object = None
+    # Partial credit: a part of a test ("loss", "gradient") scores only these outputs of
+    # the probe; a test without parts scores them all.
+    keys: tuple = ()
+    part: str = ""
+    regions: tuple = ()  # the regions it grades (from its name or the module's COVERS)
+    label: str = ""  # what students read: the function and the part ("svm_loss_naive: loss")
 
 
 @dataclass
 class Registry:
     tests: list = field(default_factory=list)
 
-    def __call__(self, name, points, tol=1e-6, hint="", wall_seconds=60.0, exact=False, check=None):
-        """Decorator registering ``f(rng) -> (inputs, code)`` as a grading test."""
+    def __call__(
+        self,
+        name,
+        points,
+        tol=1e-6,
+        hint="",
+        wall_seconds=60.0,
+        exact=False,
+        check=None,
+        parts=None,
+    ):
+        """Decorator registering ``f(rng) -> (inputs, code)`` as a grading test.
+
+        ``parts``: {part: (output keys, points)} scores the outputs separately, as tests
+        ``<name>.<part>`` (a right loss earns its points beside a wrong gradient); then
+        ``points`` is their sum.
+        """
 
         def register(make):
-            test = GradingTest(name, points, make, tol, hint, wall_seconds, exact, check)
-            self.tests.append(test)
+            if not parts:
+                self.tests.append(
+                    GradingTest(name, points, make, tol, hint, wall_seconds, exact, check)
+                )
+                return make
+            if abs(sum(p for _, p in parts.values()) - points) > 1e-9:
+                raise ValueError(f"{name}: the parts' points do not add up to {points}.")
+            for part, (keys, part_points) in parts.items():
+                self.tests.append(
+                    GradingTest(
+                        f"{name}.{part}",
+                        part_points,
+                        make,
+                        tol,
+                        hint,
+                        wall_seconds,
+                        exact,
+                        check,
+                        keys=tuple(keys),
+                        part=part,
+                    )
+                )
             return make
 
         return register
@@ -98,7 +139,33 @@ def load_tests(assignment, tests_dir):
     spec = importlib.util.spec_from_file_location(f"_cs231n_grading_a{number}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return list(module.TESTS.tests)
+    covers = getattr(module, "COVERS", {})
+    tests = list(module.TESTS.tests)
+    for t in tests:
+        base = t.name[: -len(t.part) - 1] if t.part else t.name
+        t.regions = tuple(covers.get(t.name) or covers.get(base) or [base])
+    return tests
+
+
+def student_facing_labels(root, tests):
+    """Give each test a label naming the function a student wrote, and the part graded."""
+    from cs231n.course.markers import check_tree
+    from cs231n.course.stubs import _enclosing_functions
+
+    functions = {}
+    for path, regions in check_tree(root).items():
+        if path.suffix != ".py":
+            continue
+        found = _enclosing_functions(path.read_text(encoding="utf-8"))
+        for r in regions:
+            inside = [f for f in found if f[0] <= r.begin + 1 <= f[1]]
+            if inside:
+                functions[r.name] = max(inside, key=lambda f: f[0])[2]
+    for t in tests:
+        names = [functions[r] for r in t.regions if r in functions]
+        prefix = [f for r, f in functions.items() if any(r.startswith(x + ".") for x in t.regions)]
+        function = (names or prefix or [t.name])[0]
+        t.label = f"{function}: {t.part}" if t.part else function
 
 
 def run_probe(code, inputs):
@@ -172,6 +239,7 @@ class Grader:
     def __post_init__(self):
         self.assignment, _ = parse_assignment(self.assignment)
         self.tests = load_tests(self.assignment, self.tests_dir)
+        student_facing_labels(self.root, self.tests)
         if self.only:
             self.tests = [t for t in self.tests if t.name.startswith(tuple(self.only))]
             if not self.tests:
@@ -212,6 +280,8 @@ class Grader:
             with _REFERENCE_LOCK:  # reference code may use numpy's global random state
                 inputs, code = test.make(rng)
                 expected = run_probe(code, inputs)
+            if test.keys:
+                expected = {k: expected[k] for k in test.keys}
             if test.check is not None and not test.check(inputs, expected, expected)[0]:
                 raise AssertionError("the reference solution fails the check")
         except Exception as exc:  # noqa: BLE001 - a broken grading test is the grader's bug
@@ -315,12 +385,12 @@ class Grader:
             for t, (score, msg) in zip(self.tests, results):
                 tests_out.append(
                     {
-                        "name": t.name,
+                        "name": f"{t.label} ({t.name})" if t.label != t.name else t.name,
                         "score": score,
                         "max_score": float(t.points),
                         "output": "passed" if score == t.points else msg,
                         "visibility": "visible",
-                        "extra_data": {"seed": seeds[t.name]},
+                        "extra_data": {"id": t.name, "seed": seeds[t.name]},
                     }
                 )
         finally:
@@ -351,7 +421,10 @@ def replay_seeds(results_path):
     try:
         result = json.loads(Path(results_path).read_text(encoding="utf-8"))
         seed = int(result["extra_data"]["seed"])
-        tests = {t["name"]: int(t["extra_data"]["seed"]) for t in result["tests"]}
+        tests = {
+            t["extra_data"].get("id", t["name"]): int(t["extra_data"]["seed"])
+            for t in result["tests"]
+        }
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(
             f"{results_path} is not a results.json written by cs231n grade with seeds "
@@ -383,6 +456,7 @@ def not_graded(grader, reason):
                 "max_score": float(t.points),
                 "output": f"could not be graded: {reason}",
                 "visibility": "visible",
+                "extra_data": {"id": t.name},
             }
             for t in grader.tests
         ],

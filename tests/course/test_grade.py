@@ -85,7 +85,7 @@ def submit(root, assignment="assignment1"):
 
 
 def scores(result):
-    return {t["name"]: t["score"] for t in result["tests"]}
+    return {t["extra_data"]["id"]: t["score"] for t in result["tests"]}
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -143,7 +143,7 @@ def test_one_broken_function_loses_exactly_its_points(graders, tmp_path, assignm
     points = {t.name: t.points for t in grader.tests}
     assert result["score"] == result["max_score"] - sum(points[n] for n in fails) > 0
     for t in result["tests"]:
-        if t["name"] in fails:
+        if t["extra_data"]["id"] in fails:
             assert "relative error" in t["output"] and " of shape " in t["output"], t
             assert "Hint:" in t["output"], t
 
@@ -340,7 +340,7 @@ def test_gradebook_and_feedback_for_a_batch(knn_grader, tmp_path):
     assert csv[0].startswith("submission,score,max_score,a1.knn.two_loops")
     assert csv[1].startswith("alice,9,9") and csv[2].startswith("bob,0,9")
     feedback = (tmp_path / "out" / "bob" / "feedback.md").read_text()
-    assert "FAIL `a1.knn.two_loops`" in feedback and "compute_distances_two_loops" in feedback
+    assert "FAIL `compute_distances_two_loops (a1.knn.two_loops)`" in feedback
     results = json.loads((tmp_path / "out" / "alice" / "results.json").read_text())
     assert {"score", "tests", "execution_time"} <= set(results)
     assert all({"name", "score", "max_score", "output"} <= set(t) for t in results["tests"])
@@ -379,9 +379,11 @@ def test_a_grade_is_reproducible_from_its_recorded_seeds(knn_grader, tmp_path):
     again = knn_grader.grade(zip_path, seed=seed)
     assert _without_times(again) == _without_times(first)
     other = knn_grader.grade(zip_path, seed=seed + 1)
-    wrong = {t["name"]: t["output"] for t in first["tests"] if t["score"] == 0}
+    wrong = {t["extra_data"]["id"]: t["output"] for t in first["tests"] if t["score"] == 0}
     assert wrong and any(
-        t["output"] != wrong[t["name"]] for t in other["tests"] if t["name"] in wrong
+        t["output"] != wrong[t["extra_data"]["id"]]
+        for t in other["tests"]
+        if t["extra_data"]["id"] in wrong
     ), "another seed draws other inputs"
     # Through the files a course keeps: results.json and feedback.md name the seeds.
     out = tmp_path / "grades"
@@ -395,3 +397,21 @@ def test_a_grade_is_reproducible_from_its_recorded_seeds(knn_grader, tmp_path):
         bad = tmp_path / "bad.json"
         bad.write_text("{}")
         replay_seeds(bad)
+
+
+def test_loss_and_gradient_earn_their_points_separately(graders, tmp_path):
+    """A correct naive SVM loss with a wrong gradient sign earns the loss's point (it
+    earned nothing when loss and gradient were one test), and every test's name says the
+    function a student wrote."""
+    grader = graders("assignment1", ("a1.svm.naive",))
+    root = student_tree(tmp_path)
+    path = root / "cs231n" / "classifiers" / "linear_svm.py"
+    text = path.read_text()
+    assert text.count("dW[:, j] += X[i]") == 1
+    path.write_text(text.replace("dW[:, j] += X[i]", "dW[:, j] -= X[i]"))
+    result = grader.grade(submit(root), jobs=2)
+    by_name = {t["name"]: t["score"] for t in result["tests"]}
+    assert by_name == {
+        "svm_loss_naive: loss (a1.svm.naive.loss)": 1.0,
+        "svm_loss_naive: gradient (a1.svm.naive.gradient)": 0.0,
+    }, by_name

@@ -88,9 +88,15 @@ for _name, _module, _func, _pts in [
         )
         return _linear_data(rng), code
 
-    TESTS(_name, _pts, tol=1e-6, hint="check the loss and its gradient, regularisation included.")(
-        _make
-    )
+    # The loss and its gradient earn their points separately.
+    _loss_pts = 1 if _pts == 3 else 2
+    TESTS(
+        _name,
+        _pts,
+        tol=1e-6,
+        hint="check the loss and its gradient, regularisation included.",
+        parts={"loss": (["loss"], _loss_pts), "gradient": (["dW"], _pts - _loss_pts)},
+    )(_make)
 
 
 @TESTS(
@@ -168,7 +174,7 @@ def relu_backward(rng):
     )
 
 
-@TESTS("a1.two_layer_net.svm_loss", 1)
+@TESTS("a1.two_layer_net.svm_loss", 1, parts={"loss": (["loss"], 0.5), "gradient": (["dx"], 0.5)})
 def svm_loss(rng):
     N, C = 9, 6
     return (
@@ -178,7 +184,11 @@ def svm_loss(rng):
     )
 
 
-@TESTS("a1.two_layer_net.softmax_loss", 1)
+@TESTS(
+    "a1.two_layer_net.softmax_loss",
+    1,
+    parts={"loss": (["loss"], 0.5), "gradient": (["dx"], 0.5)},
+)
 def softmax_loss(rng):
     N, C = 9, 6
     return (
@@ -193,6 +203,10 @@ def softmax_loss(rng):
     4,
     tol=1e-6,
     hint="scores = affine(relu(affine(X))); loss adds 0.5 * reg * (|W1|^2 + |W2|^2).",
+    parts={
+        "scores and loss": (["scores", "loss"], 2),
+        "gradients": (["dW1", "db1", "dW2", "db2"], 2),
+    },
 )
 def two_layer_net(rng):
     N, D, H, C = 5, 12, 8, 4
