@@ -56,6 +56,10 @@ def _bn_data(rng):
     hint="normalise each feature (column) with the minibatch mean and variance, with eps "
     "added to the variance inside the square root; then scale by gamma and shift by "
     "beta, and update running_mean and running_var with the momentum formula.",
+    parts={
+        "output": (["out"], 2),
+        "running averages": (["running_mean", "running_var"], 1),
+    },
 )
 def batchnorm_forward_train(rng):
     data = _bn_data(rng)
@@ -430,6 +434,10 @@ def _spatial_data(rng, groups=False):
     hint="each channel is one feature whose examples are all N * H * W positions: reshape "
     "(transposing so the channel axis comes last) and use your batchnorm_forward, "
     "then reshape back. Train and test mode are both checked.",
+    parts={
+        "outputs": (["out_train", "out_test"], 1),
+        "running averages": (["running_mean", "running_var"], 1),
+    },
 )
 def spatial_bn_forward(rng):
     data = _spatial_data(rng)

@@ -277,12 +277,29 @@ _LOSS_HINT = (
 )
 
 
-@TESTS("a3.captioning.loss", 3, tol=BWD_TOL, hint=_LOSS_HINT.format(cell="RNN"))
+def _loss_parts(loss_points, grad_points):
+    """The loss and the parameters' gradients (outputs d<name>) score separately."""
+    return {"loss": (["loss"], loss_points), "gradients": (["d*"], grad_points)}
+
+
+@TESTS(
+    "a3.captioning.loss",
+    3,
+    tol=BWD_TOL,
+    hint=_LOSS_HINT.format(cell="RNN"),
+    parts=_loss_parts(1, 2),
+)
 def captioning_loss_rnn(rng):
     return _captioning_data(rng, "rnn"), _CAPTIONING + _LOSS
 
 
-@TESTS("a3.captioning.loss.lstm", 2, tol=BWD_TOL, hint=_LOSS_HINT.format(cell="LSTM"))
+@TESTS(
+    "a3.captioning.loss.lstm",
+    2,
+    tol=BWD_TOL,
+    hint=_LOSS_HINT.format(cell="LSTM"),
+    parts=_loss_parts(1, 1),
+)
 def captioning_loss_lstm(rng):
     return _captioning_data(rng, "lstm"), _CAPTIONING + _LOSS
 
@@ -585,6 +602,7 @@ def transformer_positional_encoding(rng):
     "a3.transformer.captioning_loss",
     3,
     tol=BWD_TOL,
+    parts=_loss_parts(1, 2),
     hint="run the forward pass (self._forward), the temporal softmax loss with the mask, "
     "then every backward pass in reverse: vocabulary affine, the decoder layers from the "
     "last to the first (each adds to the memory's gradient), the positional encoding, the "
