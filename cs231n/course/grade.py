@@ -19,6 +19,7 @@ Outputs, per submission: ``<out>/<name>/results.json`` (Gradescope's format) and
 ``<out>/<name>/feedback.md``; for the batch: ``<out>/gradebook.csv``.
 """
 
+import ast
 import copy
 import csv
 import importlib.util
@@ -160,11 +161,21 @@ def student_facing_labels(root, tests):
     for path, regions in check_tree(root).items():
         if path.suffix != ".py":
             continue
-        found = _enclosing_functions(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        found = _enclosing_functions(text)
+        classes = [
+            (node.lineno, node.end_lineno, node.name)
+            for node in ast.walk(ast.parse(text))
+            if isinstance(node, ast.ClassDef)
+        ]
         for r in regions:
             inside = [f for f in found if f[0] <= r.begin + 1 <= f[1]]
             if inside:
-                functions[r.name] = max(inside, key=lambda f: f[0])[2]
+                first, _, name, _ = max(inside, key=lambda f: f[0])
+                owner = [c for c in classes if c[0] <= first <= c[1]]
+                if owner:  # a method: name its class too (TwoLayerNet.__init__)
+                    name = f"{max(owner, key=lambda c: c[0])[2]}.{name}"
+                functions[r.name] = name
     for t in tests:
         names = [functions[r] for r in t.regions if r in functions]
         prefix = [f for r, f in functions.items() if any(r.startswith(x + ".") for x in t.regions)]

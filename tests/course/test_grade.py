@@ -340,7 +340,7 @@ def test_gradebook_and_feedback_for_a_batch(knn_grader, tmp_path):
     assert csv[0].startswith("submission,score,max_score,a1.knn.two_loops")
     assert csv[1].startswith("alice,9,9") and csv[2].startswith("bob,0,9")
     feedback = (tmp_path / "out" / "bob" / "feedback.md").read_text()
-    assert "FAIL `compute_distances_two_loops (a1.knn.two_loops)`" in feedback
+    assert "FAIL `KNearestNeighbor.compute_distances_two_loops (a1.knn.two_loops)`" in feedback
     results = json.loads((tmp_path / "out" / "alice" / "results.json").read_text())
     assert {"score", "tests", "execution_time"} <= set(results)
     assert all({"name", "score", "max_score", "output"} <= set(t) for t in results["tests"])

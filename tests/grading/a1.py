@@ -1,5 +1,7 @@
 """Grading tests for assignment 1 (kNN, SVM, softmax, two-layer net)."""
 
+import numpy as np
+
 from cs231n.course.grade import Registry
 
 TESTS = Registry()
@@ -8,7 +10,11 @@ TESTS = Registry()
 COVERS = {
     "a1.svm.naive": ["a1.svm.naive_grad_in_loop", "a1.svm.naive_grad_finish"],
     "a1.svm.vectorized": ["a1.svm.vectorized_loss", "a1.svm.vectorized_grad"],
-    "a1.linear_classifier.train": [
+    "a1.linear_classifier.train.update": [
+        "a1.linear_classifier.sample_batch",
+        "a1.linear_classifier.update",
+    ],
+    "a1.linear_classifier.train.sampling": [
         "a1.linear_classifier.sample_batch",
         "a1.linear_classifier.update",
     ],
@@ -112,8 +118,8 @@ def linear_predict(rng):
 
 
 @TESTS(
-    "a1.linear_classifier.train",
-    2,
+    "a1.linear_classifier.train.update",
+    1,
     tol=1e-6,
     hint="one step is W -= learning_rate * dW on a minibatch sampled with replacement.",
 )
@@ -125,6 +131,46 @@ def linear_train(rng):
         "X_one = X[:1].repeat(4, axis=0); y_one = y[:1].repeat(4)\n"
         "hist = clf.train(X_one, y_one, learning_rate=0.1, reg=reg, num_iters=3, batch_size=4)\n"
         "out = {'W': clf.W, 'loss': np.array(hist)}"
+    )
+    return data, code
+
+
+def _check_sampling(inputs, expected, got):
+    """Training must see the whole training set, a random minibatch at a time."""
+    hist = got.get("loss")
+    if hist is None or hist.shape != expected["loss"].shape:
+        return False, "train must return the loss of every iteration (num_iters values)"
+    acc = float(np.asarray(got.get("accuracy", 0)))
+    if not acc >= 0.9:
+        return False, (
+            f"after training, the classifier gets {acc:.0%} of the training set right "
+            "(the reference: 100%): each minibatch must be sampled at random from all "
+            "the training rows, not taken from the start of X"
+        )
+    return True, ""
+
+
+@TESTS(
+    "a1.linear_classifier.train.sampling",
+    1,
+    check=_check_sampling,
+    hint="sample each minibatch at random (with replacement) from all num_train rows.",
+)
+def linear_train_sampling(rng):
+    """Rows that differ: the first batch_size rows are blank (they teach nothing) and the
+    rest are well separated by class. Training only on X[:batch_size] learns nothing."""
+    N, D, C, B = 200, 10, 4, 20
+    centres = 4 * rng.standard_normal((C, D))
+    y = rng.integers(0, C, N)
+    X = centres[y] + 0.3 * rng.standard_normal((N, D))
+    X[:B] = 0.0
+    data = {"X": X, "y": y, "B": B}
+    code = (
+        "from cs231n.classifiers.linear_classifier import Softmax\n"
+        "clf = Softmax()\n"
+        "hist = clf.train(X, y, learning_rate=0.05, reg=1e-4, num_iters=100, batch_size=B)\n"
+        "accuracy = np.mean(clf.predict(X[B:]) == y[B:])\n"
+        "out = {'loss': np.array(hist), 'accuracy': np.array(accuracy)}"
     )
     return data, code
 
@@ -231,19 +277,59 @@ def two_layer_net(rng):
     return data, code
 
 
+def _check_gaussian_init(inputs, expected, got):
+    """Weights drawn from N(0, weight_scale^2), per layer; zero biases; random."""
+    scale = inputs["weight_scale"]
+    if not np.array_equal(got.get("shapes"), expected["shapes"]):
+        return (
+            False,
+            "W1 and W2 have the wrong shapes (W1: (input_dim, hidden_dim), W2: (hidden_dim, num_classes))",
+        )
+    b = got.get("b")
+    if b is None or b.shape != expected["b"].shape or np.any(b != 0):
+        return False, "the biases b1 and b2 must start at zero"
+    for name in ("W1", "W2"):
+        w = got.get(name)
+        if w is None or not np.issubdtype(w.dtype, np.floating) or w.size < 100:
+            return False, f"{name} was not returned as an array of weights"
+        w = w.astype(np.float64).ravel()
+        n = w.size
+        if abs(w.mean()) > 4 * scale / np.sqrt(n):
+            return False, f"{name} has mean {w.mean():.2e}: the weights must be centred on 0"
+        if abs(w.std() / scale - 1) > 4 / np.sqrt(2 * n) + 0.02:
+            return (
+                False,
+                f"{name} has standard deviation {w.std():.3g}, not weight_scale = {scale:g}",
+            )
+        # A Gaussian puts about 68.3% of its mass within one standard deviation (fixed
+        # or alternating +-weight_scale put none or all of it there).
+        inside = float(np.mean(np.abs(w) < scale))
+        if abs(inside - 0.6827) > 4 * np.sqrt(0.6827 * 0.3173 / n) + 0.01:
+            return False, (
+                f"{inside:.1%} of {name}'s weights lie within one weight_scale of 0 (a "
+                "Gaussian puts 68.3% there): draw them from a normal distribution"
+            )
+    if np.array_equal(got.get("W1"), got.get("W1_again")):
+        return False, "two networks got the same W1: the initialisation must be random"
+    return True, ""
+
+
 @TESTS(
     "a1.two_layer_net.init",
     1,
-    tol=1e-12,
+    check=_check_gaussian_init,
     hint="W1 and W2 ~ weight_scale * N(0, 1); b1 and b2 zeros; use the names W1 b1 W2 b2.",
 )
 def two_layer_init(rng):
+    data = {"weight_scale": float(rng.uniform(0.01, 0.1)), "dims": rng.integers(40, 80, 3)}
     code = (
         "from cs231n.classifiers.fc_net import TwoLayerNet\n"
-        "net = TwoLayerNet(input_dim=30, hidden_dim=20, num_classes=5, weight_scale=0.05)\n"
+        "D, H, C = (int(v) for v in dims)\n"
+        "net = TwoLayerNet(input_dim=D, hidden_dim=H, num_classes=C, weight_scale=weight_scale)\n"
+        "again = TwoLayerNet(input_dim=D, hidden_dim=H, num_classes=C, weight_scale=weight_scale)\n"
         "p = net.params\n"
         "out = {'shapes': np.array([p['W1'].shape, p['W2'].shape]),\n"
-        "       'b': np.concatenate([p['b1'], p['b2']]),\n"
-        "       'std_ok': np.array(0.03 < p['W1'].std() < 0.07)}"
+        "       'b': np.concatenate([p['b1'], p['b2']]), 'W1': p['W1'], 'W2': p['W2'],\n"
+        "       'W1_again': again.params['W1']}"
     )
-    return {}, code
+    return data, code

@@ -1,0 +1,116 @@
+"""Points only for work done: each shortcut a cheating submission was seen to take, graded
+in the sandbox like a real submission, earns nothing on the test it used to pass.
+
+| shortcut                                              | refused by                          |
+| ----------------------------------------------------- | ----------------------------------- |
+| dropout forward and backward both returning zeros     | backward graded on the grader's own |
+|                                                       | cache (dropout_param, mask)         |
+| a fixed mask keeping the first round(p * n) units     | kept fraction per half of x, and    |
+|                                                       | another seed must give another mask |
+| TwoLayerNet weights of alternating +-weight_scale     | weights checked as a N(0, scale^2)  |
+|                                                       | distribution, per layer, and random |
+| training on X[:batch_size] every step (no sampling)   | rows that differ: the first batch   |
+|                                                       | is blank, the rest must be learnt   |
+"""
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from cs231n.course import sandbox
+from cs231n.course.grade import Grader
+from cs231n.course.release import solution_tree
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(
+    not sandbox.bwrap_works() and not __import__("os").environ.get("CS231N_REQUIRE_SANDBOX"),
+    reason="bubblewrap is needed to grade",
+)
+
+DROPOUT_MASK = (
+    "        mask = (np.random.rand(*x.shape) < p).astype(x.dtype) / p  # like x: 0 or 1 / p\n"
+)
+CASES = {
+    "dropout zeros": (
+        "assignment2",
+        "a2.dropout",
+        "cs231n/layers.py",
+        [
+            (DROPOUT_MASK, "        mask = np.zeros_like(x)\n"),
+            ("    dx = dout * mask\n", "    dx = np.zeros_like(dout)\n"),
+        ],
+        {"a2.dropout.forward_train": 0, "a2.dropout.backward_train": 0},
+    ),
+    "fixed mask": (
+        "assignment2",
+        "a2.dropout.forward_train",
+        "cs231n/layers.py",
+        [
+            (
+                DROPOUT_MASK,
+                "        keep = round(p * x.size)\n"
+                "        mask = (np.arange(x.size).reshape(x.shape) < keep).astype(x.dtype) / p\n",
+            )
+        ],
+        {"a2.dropout.forward_train": 0},
+    ),
+    "alternating init": (
+        "assignment1",
+        "a1.two_layer_net.init",
+        "cs231n/classifiers/fc_net.py",
+        [
+            (
+                '        self.params["W1"] = weight_scale * rng.standard_normal((input_dim, hidden_dim))\n',
+                '        self.params["W1"] = weight_scale * np.where(\n'
+                "            np.arange(input_dim * hidden_dim).reshape(input_dim, hidden_dim) % 2,"
+                " 1.0, -1.0\n        )\n",
+            )
+        ],
+        {"a1.two_layer_net.init": 0},
+    ),
+    "no sampling": (
+        "assignment1",
+        "a1.linear_classifier.train",
+        "cs231n/classifiers/linear_classifier.py",
+        [
+            (
+                "            idx = rng.choice(num_train, batch_size, replace=True)  # (batch_size,)\n",
+                "            idx = np.arange(batch_size)\n",
+            )
+        ],
+        # The update itself is right and keeps its point; the sampling earns nothing.
+        {"a1.linear_classifier.train.update": 1, "a1.linear_classifier.train.sampling": 0},
+    ),
+}
+
+
+def _submission(tmp_path, assignment, rel, edits):
+    tree = tmp_path / "tree"
+    solution_tree(ROOT, assignment, tree)
+    path = tree / rel
+    text = path.read_text()
+    for old, new in edits:
+        assert text.count(old) == 1, f"the shortcut's target moved: {old!r}"
+        text = text.replace(old, new)
+    path.write_text(text)
+    zip_path = tmp_path / "submission.zip"
+    with zipfile.ZipFile(zip_path, "w") as zf:
+        for p in sorted(tree.rglob("*")):
+            if p.is_file():
+                zf.write(p, p.relative_to(tree))
+    shutil.rmtree(tree)
+    return zip_path
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_shortcut_earns_nothing(tmp_path, case):
+    assignment, only, rel, edits, want = CASES[case]
+    grader = Grader(assignment, ROOT / "tests" / "grading", ROOT, only=(only,))
+    try:
+        result = grader.grade(_submission(tmp_path, assignment, rel, edits), jobs=2)
+    finally:
+        grader.close()
+    got = {t["extra_data"]["id"]: t["score"] for t in result["tests"]}
+    assert {k: got[k] for k in want} == want, result["tests"]
