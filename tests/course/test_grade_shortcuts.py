@@ -114,3 +114,30 @@ def test_a_shortcut_earns_nothing(tmp_path, case):
         grader.close()
     got = {t["extra_data"]["id"]: t["score"] for t in result["tests"]}
     assert {k: got[k] for k in want} == want, result["tests"]
+
+
+def test_a_backward_pass_earns_its_points_beside_stubbed_forwards(tmp_path):
+    """Backward tests get the cache the API fixes from the grader, so a correct
+    affine_backward or relu_backward earns its points when the forwards are stubs."""
+    edits = [
+        ("    out = x.reshape(N, D) @ w + b  # (N, M)\n", "    raise NotImplementedError\n"),
+        ("    out = np.maximum(0, x)\n", "    raise NotImplementedError\n"),
+    ]
+    grader = Grader(
+        "assignment1",
+        ROOT / "tests" / "grading",
+        ROOT,
+        only=("a1.two_layer_net.affine", "a1.two_layer_net.relu"),
+    )
+    try:
+        zip_path = _submission(tmp_path, "assignment1", "cs231n/layers.py", edits)
+        result = grader.grade(zip_path, jobs=2)
+    finally:
+        grader.close()
+    got = {t["extra_data"]["id"]: t["score"] for t in result["tests"]}
+    assert got == {
+        "a1.two_layer_net.affine_forward": 0,
+        "a1.two_layer_net.affine_backward": 2,
+        "a1.two_layer_net.relu_forward": 0,
+        "a1.two_layer_net.relu_backward": 1,
+    }

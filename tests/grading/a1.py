@@ -197,9 +197,10 @@ def affine_forward(rng):
 @TESTS("a1.two_layer_net.affine_backward", 2, hint="dx must have the shape of x, not (N, D).")
 def affine_backward(rng):
     return _layer_data(rng), (
-        "from cs231n.layers import affine_forward, affine_backward\n"
-        "_, cache = affine_forward(x, w, b)\n"
-        "dx, dw, db = affine_backward(dout, cache)\n"
+        # The cache is the API's (x, w, b), built here: this test never depends on the
+        # student's affine_forward.
+        "from cs231n.layers import affine_backward\n"
+        "dx, dw, db = affine_backward(dout, (x, w, b))\n"
         "out = {'dx': dx, 'dw': dw, 'db': db}"
     )
 
@@ -215,8 +216,8 @@ def relu_forward(rng):
 def relu_backward(rng):
     return (
         {"x": rng.standard_normal((5, 7)), "dout": rng.standard_normal((5, 7))},
-        "from cs231n.layers import relu_forward, relu_backward\n"
-        "_, cache = relu_forward(x)\nout = {'dx': relu_backward(dout, cache)}",
+        # The cache is the API's: the input x (never the student's relu_forward).
+        "from cs231n.layers import relu_backward\nout = {'dx': relu_backward(dout, x)}",
     )
 
 

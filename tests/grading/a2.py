@@ -350,13 +350,14 @@ def conv_forward(rng):
     tol=BWD_TOL,
     hint="each output position sends dout back to its receptive field (through w) and to w "
     "(through the field); overlapping fields add up, and dx drops the padding. This "
-    "test runs your conv_forward_naive first.",
+    "test gives the cache the API fixes, (x, w, b, conv_param).",
 )
 def conv_backward(rng):
     code = (
-        "from cs231n.layers import conv_forward_naive, conv_backward_naive\n"
-        "_, cache = conv_forward_naive(x, w, b, conv_param)\n"
-        "dx, dw, db = conv_backward_naive(dout, cache)\n"
+        # The cache is the API's (x, w, b, conv_param), built here, not by the student's
+        # forward pass.
+        "from cs231n.layers import conv_backward_naive\n"
+        "dx, dw, db = conv_backward_naive(dout, (x, w, b, conv_param))\n"
         "out = {'dx': dx, 'dw': dw, 'db': db}"
     )
     return _conv_data(rng), code
@@ -395,13 +396,13 @@ def pool_forward(rng):
     3,
     tol=BWD_TOL,
     hint="each window's gradient goes entirely to the position of its maximum; every other "
-    "position gets zero. This test runs your max_pool_forward_naive first.",
+    "position gets zero. The cache given is (x, pool_param), as the API says.",
 )
 def pool_backward(rng):
     code = (
-        "from cs231n.layers import max_pool_forward_naive, max_pool_backward_naive\n"
-        "_, cache = max_pool_forward_naive(x, pool_param)\n"
-        "out = {'dx': max_pool_backward_naive(dout, cache)}"
+        # The cache is the API's (x, pool_param), not the student's forward pass.
+        "from cs231n.layers import max_pool_backward_naive\n"
+        "out = {'dx': max_pool_backward_naive(dout, (x, pool_param))}"
     )
     return _pool_data(rng), code
 
