@@ -33,5 +33,7 @@ def test_requirements_is_not_a_second_dependency_list():
 
 
 def test_the_declared_licence_ships():
-    name = re.search(r'(?m)^license\s*=\s*\{\s*file\s*=\s*"([^"]+)"', _project_table()).group(1)
+    project = _project_table()
+    assert re.search(r'(?m)^license\s*=\s*"MIT"', project)
+    name = re.search(r'(?m)^license-files\s*=\s*\["([^"]+)"\]', project).group(1)
     assert "MIT License" in (ROOT / name).read_text()
