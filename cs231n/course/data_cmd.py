@@ -210,7 +210,7 @@ def cmd_standin(args):
         print(f"cs231n data standin: {exc}", file=sys.stderr)
         return 1
     print(
-        f"Wrote a {args.difficulty} {args.size}-size CIFAR-10 stand-in to {out} in "
+        f"Wrote a {args.size}-size CIFAR-10 stand-in ({args.difficulty}) to {out} in "
         f"{time.time() - start:.0f} s: {check_cifar10(out)}. Run the notebooks on it with "
         f"CS231N_DATA_DIR={Path(args.out).resolve()}."
     )
