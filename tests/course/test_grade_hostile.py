@@ -110,7 +110,12 @@ def test_hostile_submissions_cost_only_themselves(grader, solved, tmp_path):
         "        pass\n"
         "raise SystemExit(0)",
     )
-    sleepy = _hostile(solved, subs, "sleepy.zip", "import time\ntime.sleep(8)\nreturn None")
+    # Sleeps 8 s in every test (at import of the module each test uses): 4 tests, 20 s.
+    sleepy_tree = tmp_path / "sleepy-tree"
+    shutil.copytree(solved, sleepy_tree)
+    knn = sleepy_tree / KNN
+    knn.write_text("import time\n\ntime.sleep(8)\n" + knn.read_text())
+    sleepy = _zip_tree(sleepy_tree, subs / "sleepy.zip")
     long_name = _zip_tree(solved, subs / "long_name.zip", [("cs231n/" + "a" * 300 + ".py", "x")])
     clash = _zip_tree(
         solved, subs / "clash.zip", [("cs231n/clash.py", "x"), ("cs231n/clash.py/inner.py", "y")]
@@ -137,6 +142,7 @@ def test_hostile_submissions_cost_only_themselves(grader, solved, tmp_path):
     assert scores["str_result"] == scores["garbage"] == full - 2
     # The sleeper is stopped by its own budget (8 s per test, 20 s in all).
     assert scores["sleepy"] < full
+    assert "time budget" in json.dumps(results["sleepy"])
     # Zips that used to raise in the grader: still graded as far as they are sound
     # (a broken extra member is skipped) or "could not be graded: ..." with a reason.
     for name in ("long_name", "clash", "corrupt"):
