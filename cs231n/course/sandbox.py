@@ -312,11 +312,13 @@ def _bwrap_args(staged, binds, limits, seccomp_fd):
     for link in ("lib", "lib64", "bin", "sbin", "lib32"):
         if os.path.islink(f"/{link}"):
             cmd += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
-    for root in python_roots():
-        cmd += ["--ro-bind", staged.get(root, root), root]
     size = str(limits.tmpfs_bytes)
     cmd += ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev"]
     cmd += ["--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/job"]
+    # Python after the tmpfs: a virtual environment under /tmp (a CI checkout) must not
+    # be hidden by the private /tmp mounted over it.
+    for root in python_roots():
+        cmd += ["--ro-bind", staged.get(root, root), root]
     for source, inside in binds:
         cmd += ["--ro-bind", str(source), f"/job/{inside}"]
     cmd += ["--remount-ro", "/dev", "--remount-ro", "/"]
