@@ -13,6 +13,7 @@ in the sandbox like a real submission, earns nothing on the test it used to pass
 |                                                       | is blank, the rest must be learnt   |
 """
 
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -25,7 +26,7 @@ from cs231n.course.release import solution_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(
-    not sandbox.bwrap_works() and not __import__("os").environ.get("CS231N_REQUIRE_SANDBOX"),
+    not sandbox.bwrap_works() and not os.environ.get("CS231N_REQUIRE_SANDBOX"),
     reason="bubblewrap is needed to grade",
 )
 
