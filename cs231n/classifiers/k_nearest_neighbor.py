@@ -21,9 +21,10 @@ import numbers
 import numpy as np
 
 from cs231n._checks import check_float, check_labels, check_ndim
+from cs231n.classifiers._saving import SaveLoad
 
 
-class KNearestNeighbor:
+class KNearestNeighbor(SaveLoad):
     """A kNN classifier with L2 distance.
 
     Example::
@@ -56,6 +57,17 @@ class KNearestNeighbor:
             )
         self.X_train = X
         self.y_train = np.asarray(y, dtype=np.intp)  # the label type np.bincount counts
+
+    def _state(self):
+        """What ``save`` writes: the memorised training set, X_train (M, D) and y_train (M,)."""
+        return {"X_train": self.X_train, "y_train": self.y_train}
+
+    def _set_state(self, state):
+        self.X_train = state["X_train"]
+        self.y_train = state["y_train"].astype(np.intp)
+
+    def _has_state(self):
+        return False  # any training set may replace the one held
 
     def predict(self, X, k=1, num_loops=0):
         """Predict a label for each test example.

@@ -5,7 +5,7 @@ import pickle
 import numpy as np
 import pytest
 
-from cs231n.classifiers import LinearSVM, Softmax
+from cs231n.classifiers import KNearestNeighbor, LinearSVM, Softmax
 from cs231n.classifiers.cnn import ThreeLayerConvNet
 from cs231n.classifiers.fc_net import FullyConnectedNet, TwoLayerNet
 from cs231n.classifiers.rnn import CaptioningRNN
@@ -162,3 +162,18 @@ def test_missing_file_and_plain_array_are_clear(tmp_path):
     np.save(tmp_path / "plain.npy", np.zeros((3, 3)))
     with pytest.raises(ValueError, match="single array"):
         Softmax().load(tmp_path / "plain.npy")
+
+
+def test_knn_round_trip(tmp_path):
+    rng = np.random.default_rng(12)
+    X, y = rng.standard_normal((30, 5)), rng.integers(0, 3, 30)
+    knn = KNearestNeighbor()
+    knn.train(X, y)
+    knn.save(tmp_path / "knn.npz")
+    other = KNearestNeighbor()
+    other.train(rng.standard_normal((4, 5)), np.zeros(4, dtype=int))  # any size is replaced
+    other.load(tmp_path / "knn.npz")
+    X_test = rng.standard_normal((7, 5))
+    np.testing.assert_array_equal(other.predict(X_test, k=3), knn.predict(X_test, k=3))
+    with pytest.raises(ValueError, match="nothing to save yet"):
+        KNearestNeighbor().save(tmp_path / "empty.npz")
