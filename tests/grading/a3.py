@@ -222,6 +222,17 @@ def lstm_backward(rng):
 # -- CaptioningRNN -----------------------------------------------------------------------------
 
 
+def _random_captions(rng, N, T, V):
+    """N captions of T tokens: <START>, words, <END>, then <NULL> padding of random length."""
+    captions = np.zeros((N, T), dtype=np.int64)
+    for n in range(N):
+        length = _size(rng, 1, T - 2)
+        captions[n, 0] = 1
+        captions[n, 1 : length + 1] = rng.integers(3, V, length)
+        captions[n, length + 1] = 2
+    return captions
+
+
 def _captioning_data(rng, cell_type):
     V = _size(rng, 6, 12)
     words = ["<NULL>", "<START>", "<END>"] + [f"w{i}" for i in range(3, V)]
@@ -239,13 +250,7 @@ def _captioning_data(rng, cell_type):
         "W_vocab": _normal(rng, (H, V), 1 / np.sqrt(H)),
         "b_vocab": _normal(rng, V, 0.1),
     }
-    # Captions: <START>, words, <END>, then <NULL> padding of random length.
-    captions = np.zeros((N, T), dtype=np.int64)
-    for n in range(N):
-        length = _size(rng, 1, T - 2)
-        captions[n, 0] = 1
-        captions[n, 1 : length + 1] = rng.integers(3, V, length)
-        captions[n, length + 1] = 2
+    captions = _random_captions(rng, N, T, V)
     return {
         "word_to_idx": word_to_idx,
         "cell_type": cell_type,
@@ -632,12 +637,7 @@ def transformer_captioning_loss(rng):
         ).params.items()
     }
     params = {k: _normal(rng, s, 1 / np.sqrt(s[0])) for k, s in shapes.items()}
-    captions = np.zeros((N, T), dtype=np.int64)
-    for n in range(N):
-        length = _size(rng, 1, T - 2)
-        captions[n, 0] = 1
-        captions[n, 1 : length + 1] = rng.integers(3, V, length)
-        captions[n, length + 1] = 2
+    captions = _random_captions(rng, N, T, V)
     data = {
         "word_to_idx": word_to_idx,
         "arch": [D, E, heads, layers, E + 2],
