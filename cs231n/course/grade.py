@@ -583,7 +583,7 @@ def grade_batch(grader, submissions, out_dir, jobs=2, seed=None, test_seeds=None
 
 def _atomic_write(path, text):
     tmp = Path(f"{path}.part")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8", errors="replace")  # a stray surrogate: "?"
     tmp.replace(path)
 
 

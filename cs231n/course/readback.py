@@ -7,7 +7,8 @@ notebook in a submission is read here and nowhere else, under these rules:
   pipe or a device is refused, never waited on), and never more than a stated number
   of bytes is read;
 - JSON is parsed only after its nesting depth is checked, with integers of at most
-  ``MAX_INT_DIGITS`` digits;
+  ``MAX_INT_DIGITS`` digits, and its strings are made valid text (a lone surrogate, which
+  JSON may escape as ``\\ud800`` but no UTF-8 file can hold, becomes ``?``);
 - an ``.npz`` is taken apart member by member: each ``.npy`` header is validated (a
   numeric or boolean dtype, a shape whose size in bytes fits the remaining budget)
   before anything is allocated, and only the declared bytes are inflated.
@@ -87,12 +88,31 @@ def _bounded_int(text):
     return int(text)
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def valid_text(obj):
+    """``obj`` (parsed JSON) with every string encodable as UTF-8: a lone surrogate
+    becomes ``?`` (else writing it into feedback.md would raise). Recursive: call it on
+    depth-checked values only."""
+    if isinstance(obj, str):
+        return obj.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(obj, list):
+        return [valid_text(v) for v in obj]
+    if isinstance(obj, dict):
+        return {valid_text(k): valid_text(v) for k, v in obj.items()}
+    return obj
+
+
 def parse_json(data, max_depth=MAX_JSON_DEPTH):
-    """Parse JSON bytes with bounded depth and integer size; raise ReadBackError if bad."""
+    """Parse JSON bytes with bounded depth and integer size; raise ReadBackError if bad.
+    Its strings are valid text (``valid_text``)."""
     try:
         if json_depth(data) > max_depth:
             raise ReadBackError(f"it is nested deeper than {max_depth} levels")
-        return json.loads(data.decode("utf-8"), parse_int=_bounded_int)
+        parsed = json.loads(data.decode("utf-8"), parse_int=_bounded_int)
+        # Only an escape can make a surrogate (strict UTF-8 decoding refuses raw ones).
+        return valid_text(parsed) if _SURROGATE_ESCAPE.search(data) else parsed
     except ReadBackError:
         raise
     except (ValueError, UnicodeDecodeError, RecursionError, MemoryError) as exc:

@@ -7,8 +7,8 @@ zip or folder may hold to hurt the grader is refused with a reason: absolute or 
 paths, links, names too long for the filesystem, folder chains too deep, a file and a
 folder of the same name, a folder where the release has a file, zip bombs (declared and
 actual sizes), corrupt compressed data, and notebooks that are not bounded JSON.
-Problems with single files become notes for the student; a submission that cannot be
-read at all raises ``SubmissionError``.
+Problems with single files become notes for the student (names shortened, made valid
+text); a submission that cannot be read at all raises ``SubmissionError``.
 
 ``remove_tree(path)`` deletes a folder however deep, without recursion.
 """
@@ -33,6 +33,12 @@ MAX_PATH = 400  # characters in a whole path
 
 class SubmissionError(Exception):
     """The submission cannot be graded at all (corrupt, too large, empty)."""
+
+
+def _shown(name, limit=120):
+    """A name for a note: at most ``limit`` characters, valid text (a folder's names are
+    bytes, which may not be UTF-8: their undecodable bytes become ``?``)."""
+    return name[:limit].encode("utf-8", "replace").decode("utf-8")
 
 
 def _path_problem(name):
@@ -66,13 +72,13 @@ def _safe_members(zf, notes):
             continue
         problem = _path_problem(name)
         if problem:
-            notes.append(f"Ignored `{name[:120]}`: {problem}.")
+            notes.append(f"Ignored `{_shown(name)}`: {problem}.")
             continue
         if stat.S_ISLNK(info.external_attr >> 16):
-            notes.append(f"Ignored `{name}`: symbolic links are not accepted.")
+            notes.append(f"Ignored `{_shown(name)}`: symbolic links are not accepted.")
             continue
         if info.file_size > MAX_MEMBER_BYTES:
-            notes.append(f"Ignored `{name}`: larger than {MAX_MEMBER_BYTES // 2**20} MiB.")
+            notes.append(f"Ignored `{_shown(name)}`: larger than {MAX_MEMBER_BYTES // 2**20} MiB.")
             continue
         keep.append(info)
     return keep
@@ -103,12 +109,12 @@ def walk_files(root, notes, max_depth=MAX_DEPTH):
         for entry in entries:
             rel = Path(entry.path).relative_to(root).as_posix()
             if entry.is_symlink():
-                notes.append(f"Ignored `{rel[:120]}`: symbolic links are not accepted.")
+                notes.append(f"Ignored `{_shown(rel)}`: symbolic links are not accepted.")
             elif entry.is_dir(follow_symlinks=False):
                 if depth + 1 < max_depth:
                     stack.append((Path(entry.path), depth + 1))
                 else:
-                    notes.append(f"Ignored `{rel[:120]}`: folders nested too deep.")
+                    notes.append(f"Ignored `{_shown(rel)}`: folders nested too deep.")
             elif entry.is_file(follow_symlinks=False):
                 found[rel] = Path(entry.path)
     return found
@@ -128,7 +134,7 @@ def _readers(path, notes):
         for rel, p in walk_files(path, notes).items():
             problem = _path_problem(rel)
             if problem:
-                notes.append(f"Ignored `{rel[:120]}`: {problem}.")
+                notes.append(f"Ignored `{_shown(rel)}`: {problem}.")
             elif p.stat().st_size <= MAX_MEMBER_BYTES:
                 files[rel] = p.read_bytes
         return files
@@ -142,7 +148,7 @@ def _readers(path, notes):
             with zf.open(info) as f:
                 data = f.read(MAX_MEMBER_BYTES + 1)  # declared sizes may lie
             if len(data) > MAX_MEMBER_BYTES:
-                raise SubmissionError(f"`{info.filename}` expands past the size limit.")
+                raise SubmissionError(f"`{_shown(info.filename)}` expands past the size limit.")
             return data
 
         files[rel] = read
@@ -169,7 +175,7 @@ def unpack_submission(path, dest, assignment):
     folders = {str(parent) for rel in wanted for parent in PurePosixPath(rel).parents}
     for rel in sorted(wanted):
         if rel in folders:
-            notes.append(f"Ignored `{rel}`: a file and a folder have this name.")
+            notes.append(f"Ignored `{_shown(rel)}`: a file and a folder have this name.")
             continue
         p = PurePosixPath(rel)
         try:
@@ -177,19 +183,19 @@ def unpack_submission(path, dest, assignment):
         except SubmissionError:
             raise
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError, ValueError) as exc:
-            raise SubmissionError(f"`{rel}` cannot be read from the zip ({exc}).") from exc
+            raise SubmissionError(f"`{_shown(rel)}` cannot be read from the zip ({exc}).") from exc
         if p.suffix == ".ipynb":
             try:
                 parse_json(data)
             except ReadBackError as exc:
-                notes.append(f"`{rel}` is not a valid notebook ({exc}); it was not graded.")
+                notes.append(f"`{_shown(rel)}` is not a valid notebook ({exc}); it was not graded.")
                 continue
         target = Path(dest, *p.parts)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
         except OSError as exc:
-            notes.append(f"Ignored `{rel}`: it cannot be written ({exc.strerror}).")
+            notes.append(f"Ignored `{_shown(rel)}`: it cannot be written ({exc.strerror}).")
     if not any(walk_files(Path(dest) / "cs231n", []).values()):
         raise SubmissionError("the submission holds no cs231n/*.py files to grade.")
     return notes
@@ -206,7 +212,7 @@ def overlay_package(student, package):
         target = Path(package, rel)
         clash = [p for p in [target, *target.parents] if p.is_relative_to(package)]
         if target.is_dir() or any(p.exists() and not p.is_dir() for p in clash[1:]):
-            notes.append(f"Ignored `cs231n/{rel}`: it clashes with the release's files.")
+            notes.append(f"Ignored `cs231n/{_shown(rel)}`: it clashes with the release's files.")
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(src.read_bytes())

@@ -119,7 +119,10 @@ def _watch(grader, every=0.1):
                     cmdline = Path(entry.path, "cmdline").read_bytes().split(b"\0")
                     if b"python" not in cmdline[0] or b"runner.py" not in cmdline:
                         continue
-                    fds = [os.readlink(f"{entry.path}/fd/{fd}") for fd in os.listdir(f"{entry.path}/fd")]
+                    fds = [
+                        os.readlink(f"{entry.path}/fd/{fd}")
+                        for fd in os.listdir(f"{entry.path}/fd")
+                    ]
                     if not any(f.startswith(tmp) for f in fds):
                         continue
                     status = Path(entry.path, "status").read_text()
@@ -256,6 +259,12 @@ os.pwrite(status, b'{"ok": true, "error": ""}', 0)
 os._exit(0)
 """
 
+# An error message holding a lone surrogate: the runner's JSON escapes it ("\\ud800"), the
+# grader's parser gives it back, and no UTF-8 file (feedback.md) can hold it.
+SURROGATE = """
+raise ValueError("\\ud800" + "x" * 10)
+"""
+
 DEEP_CHAIN = """
 import os
 for top in ("/job", "/tmp"):
@@ -277,14 +286,20 @@ def test_hostile_outputs_are_refused_and_cost_only_themselves(grader, solved, su
         ("replace_outputs", REPLACE_OUTPUTS),
         ("npz_bomb", NPZ_BOMB),
         ("deep_chain", DEEP_CHAIN),
+        ("surrogate", SURROGATE),
     ]:
         batch.append(_hostile(solved, subs, f"{name}.zip", body))
     results, figures = run_batch(grader, batch, tmp_path / "out")
-    print(f"\noutputs batch: {figures['seconds']:.1f} s, grader peak +{figures['peak_growth_kib']} KiB")
+    print(
+        f"\noutputs batch: {figures['seconds']:.1f} s, grader peak +{figures['peak_growth_kib']} KiB"
+    )
 
     for name in ("status_nested", "status_bigint"):
         why = lost_only_two_loops(results[name])
         assert "did not finish" in why or "without returning results" in why, why
+    why = lost_only_two_loops(results["surrogate"])
+    assert "ValueError: ?xxxxxxxxxx" in why, why
+    assert "ValueError" in (tmp_path / "out" / "surrogate" / "feedback.md").read_text()
     why = lost_only_two_loops(results["npz_bomb"])
     assert "could not be read back" in why and "larger than 64 MiB" in why, why
     # The 2 GiB declared never reached the grader's memory.
@@ -544,6 +559,10 @@ def test_hostile_zips_and_folders_cost_only_themselves(grader, solved, subs, tmp
     folder = subs / "deep_folder"
     shutil.copytree(solved, folder)
     _deep_folder(folder / "cs231n", 1200)
+    # Names that are not UTF-8 (a folder's names are bytes): a link and a long name, both
+    # refused with a note that must still be written to feedback.md.
+    os.symlink("/etc/passwd", os.path.join(os.fsencode(folder / "cs231n"), b"\xff\xfe.py"))
+    Path(os.fsdecode(os.path.join(os.fsencode(folder / "cs231n"), b"\xff" * 120))).write_text("x")
     try:
         batch = [honest, notebooks, over_file, deep_member, folder]
         results, _ = run_batch(grader, batch, tmp_path / "out")
@@ -558,6 +577,9 @@ def test_hostile_zips_and_folders_cost_only_themselves(grader, solved, subs, tmp
     assert "`cs231n/vis_utils.py/evil.py`: it clashes with the release" in clash, clash
     assert "name too long" in results["deep_member"]["output"]
     assert "nested too deep" in results["deep_folder"]["output"]
+    assert "symbolic links are not accepted" in results["deep_folder"]["output"]
+    feedback = (tmp_path / "out" / "deep_folder" / "feedback.md").read_text(encoding="utf-8")
+    assert "symbolic links are not accepted" in feedback and "name too long" in feedback
 
 
 # -- without bubblewrap: the attacks land, the grader holds ----------------------------------
@@ -603,7 +625,6 @@ def test_without_bubblewrap_replaced_outputs_and_deep_chains_are_refused(
 
 
 # -- the Gradescope autograder --------------------------------------------------------------
-
 
 
 def _run_autograder(home, timeout=900):
@@ -655,8 +676,10 @@ def test_gradescope_autograder_on_hostile_uploads(solved, subs, tmp_path):
     start = time.perf_counter()
     done, results = _run_autograder(home)
     seconds = time.perf_counter() - start
-    print(f"\nautograder, hostile upload: {seconds:.1f} s, {results['score']:g} / "
-          f"{sum(t['max_score'] for t in results['tests']):g}")
+    print(
+        f"\nautograder, hostile upload: {seconds:.1f} s, {results['score']:g} / "
+        f"{sum(t['max_score'] for t in results['tests']):g}"
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stdout + done.stderr, done.stderr[-3000:]
     assert "does not allow the bubblewrap sandbox" not in results["output"]

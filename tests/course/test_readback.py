@@ -163,3 +163,12 @@ def test_compare_never_raises_on_the_wrong_type(got):
     ok, why = compare({"x": np.zeros(2)}, {"x": got}, 1e-6)
     assert not ok and "wrong type" in why
     json.dumps(why)  # a message, not an object
+
+
+def test_json_strings_are_valid_text():
+    """A lone surrogate escaped in JSON (a student's error message) becomes "?": no UTF-8
+    file, feedback.md included, could hold it. A surrogate pair is a character, kept."""
+    status = parse_json(b'{"ok": false, "error": "\\ud800x", "\\udfff": ["\\ud83d\\ude00"]}')
+    assert status == {"ok": False, "error": "?x", "?": ["\U0001f600"]}
+    json.dumps(status).encode("utf-8")
+    status["error"].encode("utf-8")
