@@ -265,6 +265,24 @@ SURROGATE = """
 raise ValueError("\\ud800" + "x" * 10)
 """
 
+# A result of 1.3 million central-directory entries (47 bytes each: 61 MiB, under the
+# file size limit) and no data: a zip reader builds an object per entry before anything
+# can count them (was: +320 MiB and 13 s of the grader's CPU, per test).
+CENTRAL_BOMB = """
+import os, struct, sys
+result, status = int(sys.argv[1]), int(sys.argv[2])
+n = 1_300_000
+entry = struct.pack("<4s6H3L5H2L", b"PK\\x01\\x02", 20, 20, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0,
+                    0, 0, 0) + b"x.npy"
+data = entry * n + struct.pack("<4s4H2LH", b"PK\\x05\\x06", 0, 0, 0xFFFF, 0xFFFF,
+                               len(entry) * n, 0, 0)
+os.ftruncate(result, 0)
+os.pwrite(result, data, 0)
+os.ftruncate(status, 0)
+os.pwrite(status, b'{"ok": true, "error": ""}', 0)
+os._exit(0)
+"""
+
 DEEP_CHAIN = """
 import os
 for top in ("/job", "/tmp"):
@@ -285,6 +303,7 @@ def test_hostile_outputs_are_refused_and_cost_only_themselves(grader, solved, su
         ("status_bigint", STATUS_BIGINT),
         ("replace_outputs", REPLACE_OUTPUTS),
         ("npz_bomb", NPZ_BOMB),
+        ("central_bomb", CENTRAL_BOMB),
         ("deep_chain", DEEP_CHAIN),
         ("surrogate", SURROGATE),
     ]:
@@ -302,7 +321,9 @@ def test_hostile_outputs_are_refused_and_cost_only_themselves(grader, solved, su
     assert "ValueError" in (tmp_path / "out" / "surrogate" / "feedback.md").read_text()
     why = lost_only_two_loops(results["npz_bomb"])
     assert "could not be read back" in why and "larger than 64 MiB" in why, why
-    # The 2 GiB declared never reached the grader's memory.
+    why = lost_only_two_loops(results["central_bomb"])
+    assert "could not be read back" in why and "more than 256 arrays" in why, why
+    # Neither the 2 GiB declared nor the million entries reached the grader's memory.
     assert figures["peak_growth_kib"] < 200 * 1024, figures
     # In bubblewrap the output paths are not reachable, the folder chains vanish with its
     # private /tmp and /job: both graded in full.

@@ -6,7 +6,9 @@ import io
 import json
 import os
 import resource
+import struct
 import threading
+import time
 import zipfile
 
 import numpy as np
@@ -172,3 +174,25 @@ def test_json_strings_are_valid_text():
     assert status == {"ok": False, "error": "?x", "?": ["\U0001f600"]}
     json.dumps(status).encode("utf-8")
     status["error"].encode("utf-8")
+
+
+def test_a_million_central_directory_entries_are_refused_before_parsing():
+    """An npz of 1.3 million 47-byte central-directory entries (61 MiB, under the file
+    size limit): refused before a zip reader makes an object per entry."""
+    entry = struct.pack(
+        "<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0
+    )
+    entry += b"x.npy"
+    n = 1_300_000
+    data = entry * n + struct.pack(
+        "<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, len(entry) * n, 0, 0
+    )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    with pytest.raises(ReadBackError, match="more than 256 arrays"):
+        load_npz(data, 64 * 2**20)
+    assert time.perf_counter() - start < 2
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak  # KiB
+    assert grown < 20 * 1024, f"reading back grew the peak by {grown} KiB"
+    # An honest npz of 256 arrays is still read.
+    assert len(load_npz(npz_bytes(**{f"a{i}": np.arange(3) for i in range(256)}), 2**20)) == 256
