@@ -6,7 +6,7 @@
 zip or folder may hold to hurt the grader is refused with a reason: absolute or ``..``
 paths, links, names too long for the filesystem, folder chains too deep, a file and a
 folder of the same name, a folder where the release has a file, zip bombs (declared and
-actual sizes), corrupt compressed data, and notebooks that are not bounded JSON.
+actual sizes, and a list of members too long to parse), corrupt compressed data, and notebooks that are not bounded JSON.
 Problems with single files become notes for the student (names shortened, made valid
 text); a submission that cannot be read at all raises ``SubmissionError``.
 
@@ -23,6 +23,7 @@ from cs231n.course.readback import ReadBackError, parse_json
 
 # Limits on what a submission may hold.
 MAX_MEMBERS = 2000
+MAX_INDEX_BYTES = 2 * 1024**2  # the zip's central directory: its list of members
 MAX_MEMBER_BYTES = 20 * 1024**2
 MAX_TOTAL_BYTES = 200 * 1024**2
 MAX_RATIO = 200
@@ -51,6 +52,14 @@ def _path_problem(name):
     if len(p.parts) > MAX_DEPTH:
         return "folders nested too deep"
     return ""
+
+
+def _index_bytes(path):
+    """The size of a zip's central directory, as zipfile itself reads it from the end
+    record (zip64 included); 0 when there is none (zipfile will then refuse the file)."""
+    with open(path, "rb") as f:
+        end = zipfile._EndRecData(f)  # zipfile's own reader: the size it will trust
+    return end[zipfile._ECD_SIZE] if end else 0
 
 
 def _safe_members(zf, notes):
@@ -138,6 +147,13 @@ def _readers(path, notes):
             elif p.stat().st_size <= MAX_MEMBER_BYTES:
                 files[rel] = p.read_bytes
         return files
+    # zipfile makes an object per member before they can be counted (a million members
+    # in a 54 MiB zip: +370 MiB here): the size of their list is checked first.
+    if _index_bytes(path) > MAX_INDEX_BYTES:
+        raise SubmissionError(
+            f"the zip's list of files is larger than {MAX_INDEX_BYTES // 2**20} MiB "
+            f"(at most {MAX_MEMBERS} files are accepted)."
+        )
     zf = zipfile.ZipFile(path)
     members = _safe_members(zf, notes)
     prefix = _strip_prefix([m.filename for m in members])

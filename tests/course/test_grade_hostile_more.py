@@ -37,6 +37,7 @@ import json
 import os
 import resource
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -559,8 +560,21 @@ def _deep_folder(top, levels, name="d" * 40):
         os.close(fd)
 
 
+def _index_bomb(path, n=1_000_000):
+    """A zip listing ``n`` members (central-directory entries only: 54 MiB)."""
+    name = b"cs231n/x.py"
+    entry = struct.pack(
+        "<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, 0, 0, 0, len(name), 0, 0, 0, 0, 0, 0
+    )
+    entry += name
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, len(entry) * n, 0, 0)
+    path.write_bytes(entry * n + end)
+    return path
+
+
 def test_hostile_zips_and_folders_cost_only_themselves(grader, solved, subs, tmp_path):
     honest = _zip_tree(solved, subs / "honest.zip")
+    index_bomb = _index_bomb(subs / "index_bomb.zip")
     nested = b"[" * 100_000 + b"]" * 100_000
     bigint = b'{"cells": [], "metadata": {}, "nbformat": ' + b"9" * 5000 + b"}"
     notebooks = _zip_tree(
@@ -585,8 +599,8 @@ def test_hostile_zips_and_folders_cost_only_themselves(grader, solved, subs, tmp
     os.symlink("/etc/passwd", os.path.join(os.fsencode(folder / "cs231n"), b"\xff\xfe.py"))
     Path(os.fsdecode(os.path.join(os.fsencode(folder / "cs231n"), b"\xff" * 120))).write_text("x")
     try:
-        batch = [honest, notebooks, over_file, deep_member, folder]
-        results, _ = run_batch(grader, batch, tmp_path / "out")
+        batch = [honest, notebooks, over_file, deep_member, folder, index_bomb]
+        results, figures = run_batch(grader, batch, tmp_path / "out")
     finally:
         remove_tree(folder)
     for name in ("notebooks", "over_file", "deep_member", "deep_folder"):
@@ -598,6 +612,13 @@ def test_hostile_zips_and_folders_cost_only_themselves(grader, solved, subs, tmp
     assert "`cs231n/vis_utils.py/evil.py`: it clashes with the release" in clash, clash
     assert "name too long" in results["deep_member"]["output"]
     assert "nested too deep" in results["deep_folder"]["output"]
+    # A million members listed: refused before zipfile builds an object for each.
+    assert (
+        "could not be graded: the zip's list of files is larger"
+        in (results["index_bomb"]["output"])
+    )
+    assert results["index_bomb"]["score"] == 0
+    assert figures["peak_growth_kib"] < 100 * 1024, figures
     assert "symbolic links are not accepted" in results["deep_folder"]["output"]
     feedback = (tmp_path / "out" / "deep_folder" / "feedback.md").read_text(encoding="utf-8")
     assert "symbolic links are not accepted" in feedback and "name too long" in feedback
