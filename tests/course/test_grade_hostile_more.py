@@ -27,7 +27,8 @@ other kNN functions stay correct):
   the grader's own uid): the output paths really replaced by a link and a pipe, and a
   1,200-level chain left in the real job folder; the grader neither follows, blocks nor
   recurses;
-- the Gradescope autograder (``run_autograder``) on a hostile upload and on a corrupt one.
+- the Gradescope autograder (``run_autograder``) on a hostile upload, on a corrupt one
+  named ``...zip`` and on an extracted upload linking to the reference solution beside it.
 
 In every batch the honest submission keeps its full score, the gradebook has a row per
 submission, every output lands in --out and the grader neither raises nor hangs.
@@ -746,5 +747,20 @@ def test_gradescope_autograder_on_hostile_uploads(solved, subs, tmp_path):
     assert results["score"] == 0 and results["tests"], results
     assert "could not be graded" in results["output"], results["output"]
     assert all(t["score"] == 0 for t in results["tests"])
+    # An extracted upload (a folder) whose kNN file links to the reference solution that
+    # the autograder keeps beside it: the link is refused, the release's stub is graded.
+    shutil.rmtree(home / "submission")
+    shutil.copytree(solved, home / "submission")
+    linked = home / "submission" / KNN
+    linked.unlink()
+    linked.symlink_to(home / "source" / KNN)
+    done, results = _run_autograder(home)
+    assert done.returncode == 0 and "Traceback" not in done.stdout + done.stderr, done.stderr
+    assert "symbolic links are not accepted" in results["output"], results["output"]
+    tests = {t["extra_data"]["id"]: t for t in results["tests"]}
+    knn = [t for name, t in tests.items() if name.startswith("a1.knn.")]
+    assert knn and all(t["score"] == 0 for t in knn), knn
+    others = [t for name, t in tests.items() if not name.startswith("a1.knn.")]
+    assert all(t["score"] == t["max_score"] for t in others)
     assert sorted(p.name for p in home.iterdir()) == ["results", "source", "submission"]
     assert sorted(p.name for p in (home / "results").iterdir()) == ["results.json"]
