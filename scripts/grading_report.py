@@ -12,8 +12,16 @@ per case: score, maximum, the two_loops test's score and feedback, and the gradi
 with the command line, ``cs231n grade DIR --assignment A --jobs J``, and prints the wall
 time of each run, per submission and per graded test.
 
+``figures``: the grader's own peak memory and the sandboxed children's, and the wall time
+per submission, with the real limits (``Grader`` defaults), each case in a fresh process
+(``ru_maxrss`` is a peak over a process's life): the honest solution of each assignment
+graded alone, and the hostile batch of issue 9 for assignment 1 (every case of
+tests/course/test_grade_hostile.py and test_grade_hostile_more.py beside the honest
+solution, all the assignment's tests).
+
     python scripts/grading_report.py hostile
     python scripts/grading_report.py timing --assignment assignment2 --copies 100 --jobs 2
+    python scripts/grading_report.py figures --jobs 2
 """
 
 import argparse
@@ -206,6 +214,110 @@ def timing(args):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def hostile_batch(tmp):
+    """The honest solution and every hostile submission of the hostile test modules."""
+    from cs231n.course.release import solution_tree
+    from tests.course import test_grade_hostile as gh
+    from tests.course import test_grade_hostile_more as gm
+
+    solved = solution_tree(ROOT, "assignment1", tmp / "solved")
+    subs = tmp / "subs"
+    subs.mkdir()
+    batch = [gh._zip_tree(solved, subs / "honest.zip")]
+    bodies = {
+        "str_result": "import numpy as np\nreturn np.array(['x'] * 4)",
+        "status_nested": gm.STATUS_NESTED,
+        "status_bigint": gm.STATUS_BIGINT,
+        "replace_outputs": gm.REPLACE_OUTPUTS,
+        "npz_bomb": gm.NPZ_BOMB,
+        "central_bomb": gm.CENTRAL_BOMB,
+        "surrogate": gm.SURROGATE,
+        "deep_chain": gm.DEEP_CHAIN,
+        "fill": gm.PRELUDE + gm.FILL + gm.VERDICT,
+        "threads": gm.PRELUDE + gm.THREADS + gm.VERDICT,
+        "memory": gm.PRELUDE + gm.MEMORY + gm.VERDICT,
+        "privileges": gm.PRIVILEGES,
+        "sleep": gm.SLEEP,
+    }
+    for name, body in bodies.items():
+        batch.append(gh._hostile(solved, subs, f"{name}.zip", body))
+    nested = b"[" * 100_000 + b"]" * 100_000
+    batch.append(
+        gh._zip_tree(solved, subs / "notebook.zip", [("assignment1/nested.ipynb", nested)])
+    )
+    batch.append(gh._zip_tree(solved, subs / "long_name.zip", [("cs231n/" + "a" * 300, "x")]))
+    batch.append(gh._corrupt_deflate(solved, subs, "corrupt.zip"))
+    batch.append(gm._index_bomb(subs / "index_bomb.zip"))
+    batch.append(shutil.copy(batch[0], subs / "...zip"))
+    batch.append(shutil.copy(batch[0], subs / "gradebook.csv.zip"))
+    return batch
+
+
+def _measure(args):
+    """One case in this (fresh) process; prints its figures as one JSON line."""
+    from cs231n.course.release import solution_tree
+    from tests.course import test_grade_hostile as gh
+
+    tmp = Path(tempfile.mkdtemp(prefix="grading-figures-"))
+    try:
+        grader = Grader(args.assignment, tg.TESTS_DIR, ROOT)
+        if args.case == "honest":
+            solved = solution_tree(ROOT, args.assignment, tmp / "solved")
+            batch = [gh._zip_tree(solved, tmp / f"{args.assignment}_honest.zip")]
+        else:
+            batch = hostile_batch(tmp)
+        ready = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        start = time.perf_counter()
+        try:
+            rows = grade_batch(grader, batch, tmp / "out", jobs=args.jobs)
+        finally:
+            grader.close()
+        seconds = time.perf_counter() - start
+        figures = {
+            "case": args.case,
+            "assignment": args.assignment,
+            "tests": len(grader.tests),
+            "submissions": len(rows),
+            "batch_seconds": seconds,
+            "grader_maxrss_ready_kib": ready,
+            "grader_maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "children_maxrss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+            "rows": [
+                (name, r["score"], r["max_score"], r.get("execution_time", 0.0)) for name, r in rows
+            ],
+        }
+        print(json.dumps(figures))
+    finally:
+        from cs231n.course.unpack import remove_tree
+
+        remove_tree(tmp)
+
+
+def figures(args):
+    cases = [("honest", a) for a in args.assignments] + [("hostile", "assignment1")]
+    print(
+        f"{'case':28s} {'tests':>5s} {'subs':>4s} {'batch':>7s} {'per submission (max)':>21s} "
+        f"{'grader peak':>11s} {'(ready)':>8s} {'child peak':>10s}"
+    )
+    for case, assignment in cases:
+        cmd = [sys.executable, __file__, "_measure", case, assignment, "--jobs", str(args.jobs)]
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        if done.returncode != 0:
+            sys.exit(f"{case} {assignment} failed:\n{done.stderr[-3000:]}")
+        f = json.loads(done.stdout.strip().splitlines()[-1])
+        times = [row[3] for row in f["rows"]]
+        mib = 1024
+        print(
+            f"{case + ' ' + assignment:28s} {f['tests']:5d} {f['submissions']:4d} "
+            f"{f['batch_seconds']:6.1f}s {sum(times) / len(times):8.1f}s ({max(times):5.1f}s)     "
+            f"{f['grader_maxrss_kib'] / mib:8.0f} MiB {f['grader_maxrss_ready_kib'] / mib:4.0f} MiB "
+            f"{f['children_maxrss_kib'] / mib:6.0f} MiB"
+        )
+        if case == "hostile":
+            for name, score, top, seconds in f["rows"]:
+                print(f"    {name:26s} {score:5g} / {top:<3g} {seconds:6.1f}s")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="part", required=True)
@@ -215,8 +327,19 @@ def main(argv=None):
     t.add_argument("--assignment", default="assignment1")
     t.add_argument("--copies", type=int, default=100)
     t.add_argument("--jobs", type=int, default=2)
+    f = sub.add_parser("figures", help="peak memory and time per submission (issue 9)")
+    f.add_argument(
+        "--assignments", nargs="+", default=["assignment1", "assignment2", "assignment3"]
+    )
+    f.add_argument("--jobs", type=int, default=2)
+    m = sub.add_parser("_measure", help=argparse.SUPPRESS)
+    m.add_argument("case", choices=["honest", "hostile"])
+    m.add_argument("assignment")
+    m.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args(argv)
-    hostile(args) if args.part == "hostile" else timing(args)
+    {"hostile": hostile, "timing": timing, "figures": figures, "_measure": _measure}[args.part](
+        args
+    )
 
 
 if __name__ == "__main__":
