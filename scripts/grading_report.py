@@ -253,69 +253,121 @@ def hostile_batch(tmp):
     return batch
 
 
+def _children_peak(folder, seen, stop):
+    """Sample the peak RSS (VmHWM) of the sandboxed runners (python running runner.py with
+    descriptors into ``folder``) until ``stop``: seen["kib"], seen["runs"]."""
+    folder = str(folder)
+    while not stop.is_set():
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = Path(entry.path, "cmdline").read_bytes().split(b"\0")
+                if b"python" not in cmdline[0] or b"runner.py" not in cmdline:
+                    continue
+                fds = os.listdir(f"{entry.path}/fd")
+                if not any(os.readlink(f"{entry.path}/fd/{fd}").startswith(folder) for fd in fds):
+                    continue
+                status = Path(entry.path, "status").read_text()
+            except OSError:
+                continue
+            hwm = next((x for x in status.splitlines() if x.startswith("VmHWM:")), None)
+            if hwm:
+                seen["kib"] = max(seen["kib"], int(hwm.split()[1]))
+                seen["runs"].add(entry.name)
+        time.sleep(0.02)
+
+
 def _measure(args):
-    """One case in this (fresh) process; prints its figures as one JSON line."""
+    """Grade the submissions named in this fresh process; print its figures as JSON.
+
+    The grader's peak is ``ru_maxrss`` of this process (after the Grader is built, and
+    after grading). The children's: ``VmHWM`` of every sandboxed runner, sampled every
+    20 ms (``RUSAGE_CHILDREN`` cannot tell them apart: a child forked by a process of
+    N MiB reports at least N MiB, its parent's pages counted before its exec).
+    """
+    import threading
+
+    grader = Grader(args.assignment, tg.TESTS_DIR, ROOT)
+    ready = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    seen, stop = {"kib": 0, "runs": set()}, threading.Event()
+    watcher = threading.Thread(target=_children_peak, args=(grader._tmp, seen, stop))
+    watcher.start()
+    start = time.perf_counter()
+    try:
+        rows = grade_batch(grader, [Path(p) for p in args.submissions], args.out, jobs=args.jobs)
+    finally:
+        stop.set()
+        watcher.join()
+        grader.close()
+    figures = {
+        "tests": len(grader.tests),
+        "submissions": len(rows),
+        "batch_seconds": time.perf_counter() - start,
+        "grader_maxrss_ready_kib": ready,
+        "grader_maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "rusage_children_maxrss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        "runner_vmhwm_kib": seen["kib"],
+        "runners_sampled": len(seen["runs"]),
+        "rows": [
+            (name, r["score"], r["max_score"], r.get("execution_time", 0.0)) for name, r in rows
+        ],
+    }
+    print(json.dumps(figures))
+
+
+def _build(args):
+    """Write the submissions of every case under ``args.tmp``; print them as JSON (run in
+    its own process: a process forked from a large one starts with its peak)."""
     from cs231n.course.release import solution_tree
     from tests.course import test_grade_hostile as gh
 
-    tmp = Path(tempfile.mkdtemp(prefix="grading-figures-"))
-    try:
-        grader = Grader(args.assignment, tg.TESTS_DIR, ROOT)
-        if args.case == "honest":
-            solved = solution_tree(ROOT, args.assignment, tmp / "solved")
-            batch = [gh._zip_tree(solved, tmp / f"{args.assignment}_honest.zip")]
-        else:
-            batch = hostile_batch(tmp)
-        ready = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        start = time.perf_counter()
-        try:
-            rows = grade_batch(grader, batch, tmp / "out", jobs=args.jobs)
-        finally:
-            grader.close()
-        seconds = time.perf_counter() - start
-        figures = {
-            "case": args.case,
-            "assignment": args.assignment,
-            "tests": len(grader.tests),
-            "submissions": len(rows),
-            "batch_seconds": seconds,
-            "grader_maxrss_ready_kib": ready,
-            "grader_maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-            "children_maxrss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-            "rows": [
-                (name, r["score"], r["max_score"], r.get("execution_time", 0.0)) for name, r in rows
-            ],
-        }
-        print(json.dumps(figures))
-    finally:
-        from cs231n.course.unpack import remove_tree
-
-        remove_tree(tmp)
+    tmp = Path(args.tmp)
+    cases = []
+    for assignment in args.assignments:
+        solved = solution_tree(ROOT, assignment, tmp / f"solved-{assignment}")
+        honest = gh._zip_tree(solved, tmp / f"{assignment}_honest.zip")
+        cases.append((f"honest {assignment}", assignment, [str(honest)]))
+    batch = [str(p) for p in hostile_batch(tmp)]
+    cases.append(("hostile batch assignment1", "assignment1", batch))
+    print(json.dumps(cases))
 
 
 def figures(args):
-    cases = [("honest", a) for a in args.assignments] + [("hostile", "assignment1")]
+    from cs231n.course.unpack import remove_tree
+
+    tmp = Path(tempfile.mkdtemp(prefix="grading-figures-"))
+    mib = 1024
     print(
-        f"{'case':28s} {'tests':>5s} {'subs':>4s} {'batch':>7s} {'per submission (max)':>21s} "
-        f"{'grader peak':>11s} {'(ready)':>8s} {'child peak':>10s}"
+        f"{'case':24s} {'tests':>5s} {'subs':>4s} {'batch':>7s} {'per submission (max)':>20s} "
+        f"{'grader peak (built)':>19s} {'runner peak':>11s} {'runners':>7s}"
     )
-    for case, assignment in cases:
-        cmd = [sys.executable, __file__, "_measure", case, assignment, "--jobs", str(args.jobs)]
-        done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    try:
+        build = [sys.executable, __file__, "_build", str(tmp), *args.assignments]
+        done = subprocess.run(build, capture_output=True, text=True, cwd=ROOT)
         if done.returncode != 0:
-            sys.exit(f"{case} {assignment} failed:\n{done.stderr[-3000:]}")
-        f = json.loads(done.stdout.strip().splitlines()[-1])
-        times = [row[3] for row in f["rows"]]
-        mib = 1024
-        print(
-            f"{case + ' ' + assignment:28s} {f['tests']:5d} {f['submissions']:4d} "
-            f"{f['batch_seconds']:6.1f}s {sum(times) / len(times):8.1f}s ({max(times):5.1f}s)     "
-            f"{f['grader_maxrss_kib'] / mib:8.0f} MiB {f['grader_maxrss_ready_kib'] / mib:4.0f} MiB "
-            f"{f['children_maxrss_kib'] / mib:6.0f} MiB"
-        )
-        if case == "hostile":
-            for name, score, top, seconds in f["rows"]:
-                print(f"    {name:26s} {score:5g} / {top:<3g} {seconds:6.1f}s")
+            sys.exit(f"building the submissions failed:\n{done.stderr[-3000:]}")
+        cases = json.loads(done.stdout.strip().splitlines()[-1])
+        for i, (case, assignment, batch) in enumerate(cases):
+            cmd = [sys.executable, __file__, "_measure", assignment, *batch]
+            cmd += ["--out", str(tmp / f"out{i}"), "--jobs", str(args.jobs)]
+            done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+            if done.returncode != 0:
+                sys.exit(f"{case} failed:\n{done.stderr[-3000:]}")
+            f = json.loads(done.stdout.strip().splitlines()[-1])
+            times = [row[3] for row in f["rows"]]
+            print(
+                f"{case:24s} {f['tests']:5d} {f['submissions']:4d} {f['batch_seconds']:6.1f}s "
+                f"{sum(times) / len(times):8.1f}s ({max(times):5.1f}s)  "
+                f"{f['grader_maxrss_kib'] / mib:6.0f} MiB ({f['grader_maxrss_ready_kib'] / mib:3.0f})"
+                f"   {f['runner_vmhwm_kib'] / mib:6.0f} MiB {f['runners_sampled']:7d}"
+                f"   [RUSAGE_CHILDREN {f['rusage_children_maxrss_kib'] / mib:.0f} MiB]"
+            )
+            if case.startswith("hostile"):
+                for name, score, top, seconds in f["rows"]:
+                    print(f"    {name:22s} {score:5g} / {top:<3g} {seconds:6.1f}s")
+    finally:
+        remove_tree(tmp)
 
 
 def main(argv=None):
@@ -332,14 +384,18 @@ def main(argv=None):
         "--assignments", nargs="+", default=["assignment1", "assignment2", "assignment3"]
     )
     f.add_argument("--jobs", type=int, default=2)
+    b = sub.add_parser("_build", help=argparse.SUPPRESS)
+    b.add_argument("tmp")
+    b.add_argument("assignments", nargs="+")
     m = sub.add_parser("_measure", help=argparse.SUPPRESS)
-    m.add_argument("case", choices=["honest", "hostile"])
     m.add_argument("assignment")
+    m.add_argument("submissions", nargs="+")
+    m.add_argument("--out", required=True)
     m.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args(argv)
-    {"hostile": hostile, "timing": timing, "figures": figures, "_measure": _measure}[args.part](
-        args
-    )
+    parts = {"hostile": hostile, "timing": timing, "figures": figures}
+    parts.update({"_build": _build, "_measure": _measure})
+    parts[args.part](args)
 
 
 if __name__ == "__main__":
