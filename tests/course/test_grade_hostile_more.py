@@ -449,6 +449,45 @@ time.sleep(3600)
 """
 
 
+@pytest.mark.parametrize(
+    "body, loosened, expected",
+    [
+        (
+            FILL,
+            {"tmpfs_bytes": 256 * 2**20, "file_bytes": 128 * 2**20},
+            ["200 MiB in /tmp", "200 MiB in /job", "100 MiB through descriptor"],
+        ),
+        (THREADS, {"processes": 1000}, [" threads"]),
+        (MEMORY, {"memory_bytes": 64 * 2**30}, ["GiB of arrays", "mmap 8 GiB"]),
+    ],
+    ids=["fill", "threads", "memory"],
+)
+def test_the_probes_see_what_looser_limits_allow(body, loosened, expected):
+    """The probes below are not vacuous: with looser limits, the same code reports it."""
+    code = "def probe():\n" + "\n".join(
+        "    " + line for line in (PRELUDE + body).strip().splitlines()
+    )
+    code += "\n    return allowed\n\nprint('ALLOWED', probe())\n"
+    base = Path(tempfile.mkdtemp(prefix="cs231n-probe-"))
+    try:
+        base.chmod(0o711)
+        (base / "probe.py").write_text(code)
+        (base / "probe.py").chmod(0o644)
+        (base / "job").mkdir()
+        outcome = sandbox.run_limited(
+            ["/job/probe.py", "{result}", "{status}"],
+            base / "job",
+            sandbox.Limits(wall_seconds=60, **loosened),
+            binds=[(base / "probe.py", "probe.py")],
+            outputs={"result": base / "result", "status": base / "status"},
+        )
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    assert outcome.returncode == 0, outcome.output
+    for what in expected:
+        assert what in outcome.output, (what, outcome.output[-2000:])
+
+
 def test_resources_are_bounded_and_cost_only_themselves(grader, solved, subs, tmp_path):
     honest = _zip_tree(solved, subs / "honest.zip")
     batch = [honest]
