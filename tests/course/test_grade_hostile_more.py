@@ -20,7 +20,8 @@ other kNN functions stay correct):
   address-space limit (and raising that limit), sleeping past the per-test wall limit;
 - its privileges: ``/proc/sys`` and ``/proc/sysrq-trigger`` opened for writing,
   ``setuid(0)``, a new user namespace, the ``uid_map`` and the host uid (which a watcher
-  on the host reads from ``/proc/<pid>/status`` of every sandboxed process);
+  on the host reads from ``/proc/<pid>/status`` of every sandboxed process); and eight
+  sandboxes launched at once from threads (``--jobs``): none hangs, each its own uid;
 - zips and folders: notebooks of nested JSON and of a huge integer, a folder where the
   release has a file, a 1,200-level chain in a zip member and in a folder submission;
 - without bubblewrap (the fallback, where on this kind of machine the child may run as
@@ -580,6 +581,67 @@ def test_student_code_has_no_privilege_in_a_grading_batch(grader, solved, subs, 
             assert all(sandbox.UID_BASE <= u < sandbox.UID_BASE + sandbox.UID_SLOTS for u in uids)
     if os.geteuid() == 0:
         assert sandbox.UID_BASE <= int(found["tmp owner"]) < sandbox.UID_BASE + sandbox.UID_SLOTS
+
+
+OWNER = r"""
+import re, sys, time
+start = time.time()
+time.sleep(1.0)  # overlap with the other runs
+line = next(x for x in open("/proc/self/mountinfo") if x.split()[4] == "/tmp")
+with open(int(sys.argv[1]), "w") as out:
+    uid = re.search(r"uid=(\d+)", line).group(1)
+    out.write(f"{uid} {start} {time.time()}")
+"""
+
+
+def test_parallel_launches_neither_deadlock_nor_share_a_uid():
+    """--jobs N: sandboxes launched from many threads at once (a plain argv chain, no
+    preexec_fn) all finish, each as a host uid of its own while it runs."""
+    base = Path(tempfile.mkdtemp(prefix="cs231n-parallel-"))
+    owners, errors = {}, []
+    try:
+        base.chmod(0o711)
+        (base / "owner.py").write_text(OWNER)
+        (base / "owner.py").chmod(0o644)
+
+        def launch(i):
+            try:
+                job = base / f"job{i}"
+                job.mkdir()
+                outcome = sandbox.run_limited(
+                    ["/job/owner.py", "{result}"],
+                    job,
+                    sandbox.Limits(wall_seconds=60),
+                    binds=[(base / "owner.py", "owner.py")],
+                    outputs={"result": base / f"result{i}"},
+                )
+                assert outcome.returncode == 0, outcome.output
+                uid, start, end = (base / f"result{i}").read_text().split()
+                owners[i] = (int(uid), float(start), float(end))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=launch, args=(i,), daemon=True) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert not any(t.is_alive() for t in threads), "a launch hung"
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    assert not errors, errors
+    assert len(owners) == 8 and all(uid != 0 for uid, _, _ in owners.values()), owners
+    # Runs alive at the same time (each holds its uid for its whole life) never share one.
+    overlapping = [
+        (a, b)
+        for a in owners
+        for b in owners
+        if a < b and owners[a][1] < owners[b][2] and owners[b][1] < owners[a][2]
+    ]
+    assert overlapping, owners
+    if os.geteuid() == 0:
+        for a, b in overlapping:
+            assert owners[a][0] != owners[b][0], (a, b, owners)
 
 
 # -- zips and folders ----------------------------------------------------------------------
