@@ -157,11 +157,21 @@ def find_submission(folder, assignment):
 
     A zip (the documented workflow: ``cs231n collect``, then upload the zip) is preferred;
     otherwise the shallowest folder holding ``cs231n/``. Returns (path or None, note).
+    Nothing reached through a symbolic link counts: an extracted upload may hold links,
+    e.g. to ``/autograder/source``, the reference solution.
     """
     folder = Path(folder)
     if not folder.is_dir():
         return None, f"There is no submission folder ({folder})."
-    zips = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".zip" and p.is_file())
+
+    def unlinked(p):  # nothing from folder down to p is a link (to the reference beside it)
+        return not any((folder / q).is_symlink() for q in p.relative_to(folder).parents) and (
+            not p.is_symlink()
+        )
+
+    zips = sorted(
+        p for p in folder.iterdir() if p.suffix.lower() == ".zip" and p.is_file() and unlinked(p)
+    )
     if zips:
         # Prefer the zip named after the assignment, then the most recent.
         zips.sort(key=lambda p: (assignment in p.name, p.stat().st_mtime), reverse=True)
@@ -169,7 +179,7 @@ def find_submission(folder, assignment):
         return zips[0], note
     for depth in range(3):
         pattern = "/".join(["*"] * depth + ["cs231n"]) if depth else "cs231n"
-        found = sorted(p.parent for p in folder.glob(pattern) if p.is_dir() and not p.is_symlink())
+        found = sorted(p.parent for p in folder.glob(pattern) if p.is_dir() and unlinked(p))
         if found:
             return found[0], ""
     return None, (

@@ -29,7 +29,9 @@ other kNN functions stay correct):
   1,200-level chain left in the real job folder; the grader neither follows, blocks nor
   recurses;
 - the Gradescope autograder (``run_autograder``) on a hostile upload, on a corrupt one
-  named ``...zip`` and on an extracted upload linking to the reference solution beside it.
+  named ``...zip``, on an extracted upload whose kNN file links to the reference solution
+  beside it, and on one that is only links to that reference (find_submission refuses
+  links to folders and zips).
 
 In every batch the honest submission keeps its full score, the gradebook has a row per
 submission, every output lands in --out and the grader neither raises nor hangs.
@@ -863,5 +865,36 @@ def test_gradescope_autograder_on_hostile_uploads(solved, subs, tmp_path):
     assert knn and all(t["score"] == 0 for t in knn), knn
     others = [t for name, t in tests.items() if not name.startswith("a1.knn.")]
     assert all(t["score"] == t["max_score"] for t in others)
+
+    # An extracted upload that is only links to the reference beside it: nothing is graded
+    # (was: the reference solution, graded as the student's, full marks).
+    shutil.rmtree(home / "submission")
+    (home / "submission").mkdir()
+    (home / "submission" / "mine").symlink_to(home / "source")
+    (home / "submission" / "deep").mkdir()
+    (home / "submission" / "deep" / "mine").symlink_to(home / "source")
+    done, results = _run_autograder(home)
+    assert done.returncode == 0 and "Traceback" not in done.stdout + done.stderr, done.stderr
+    assert results["score"] == 0 and "No submission was found" in results["output"], results
     assert sorted(p.name for p in home.iterdir()) == ["results", "source", "submission"]
     assert sorted(p.name for p in (home / "results").iterdir()) == ["results.json"]
+
+
+def test_gradescope_never_takes_a_linked_upload(tmp_path):
+    from cs231n.course.autograder import find_submission
+
+    (tmp_path / "source" / "cs231n").mkdir(parents=True)
+    (tmp_path / "source" / "solution.zip").write_bytes(b"PK\x05\x06" + bytes(18))
+    upload = tmp_path / "submission"
+    (upload / "a" / "b").mkdir(parents=True)
+    (upload / "mine").symlink_to(tmp_path / "source")
+    (upload / "a" / "mine").symlink_to(tmp_path / "source")
+    (upload / "a" / "b" / "cs231n").symlink_to(tmp_path / "source" / "cs231n")
+    (upload / "assignment1.zip").symlink_to(tmp_path / "source" / "solution.zip")
+    assert find_submission(upload, "assignment1")[0] is None
+    (upload / "a" / "b" / "real" / "cs231n").mkdir(parents=True)
+    assert find_submission(upload, "assignment1")[0] is None  # deeper than 2 levels
+    (upload / "a" / "cs231n").mkdir()
+    assert find_submission(upload, "assignment1")[0] == upload / "a"
+    (upload / "mine.zip").write_bytes(b"PK\x05\x06" + bytes(18))
+    assert find_submission(upload, "assignment1")[0] == upload / "mine.zip"
