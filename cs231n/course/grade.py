@@ -588,7 +588,8 @@ def _atomic_write(path, text):
 
 
 def expand_submissions(paths):
-    """Zips and submission folders named, or found one level inside the folders named."""
+    """Zips and submission folders named, or found one level inside the folders named
+    (there, never a link: an extracted submission may link to the instructor's files)."""
     found = []
     for p in map(Path, paths):
         if p.is_file():
@@ -596,7 +597,15 @@ def expand_submissions(paths):
         elif p.is_dir() and (p / "cs231n").is_dir():
             found.append(p)
         elif p.is_dir():
-            found += sorted(q for q in p.iterdir() if q.suffix == ".zip" or (q / "cs231n").is_dir())
+            for q in sorted(
+                q for q in p.iterdir() if q.suffix == ".zip" or (q / "cs231n").is_dir()
+            ):
+                if q.is_symlink():
+                    print(
+                        f"cs231n grade: skipped {q}, a link (name it to grade it)", file=sys.stderr
+                    )
+                else:
+                    found.append(q)
         else:
             raise FileNotFoundError(f"no such submission: {p}")
     return found

@@ -898,3 +898,17 @@ def test_gradescope_never_takes_a_linked_upload(tmp_path):
     assert find_submission(upload, "assignment1")[0] == upload / "a"
     (upload / "mine.zip").write_bytes(b"PK\x05\x06" + bytes(18))
     assert find_submission(upload, "assignment1")[0] == upload / "mine.zip"
+
+
+def test_cs231n_grade_never_takes_a_linked_submission_from_a_folder(tmp_path):
+    """Submissions extracted into one folder: a link there (to the instructor's checkout,
+    say) is not a submission."""
+    from cs231n.course.grade import expand_submissions
+
+    batch = tmp_path / "batch"
+    (batch / "alice" / "cs231n").mkdir(parents=True)
+    (batch / "bob.zip").write_bytes(b"")
+    (batch / "mallory").symlink_to(ROOT)
+    (batch / "mallory.zip").symlink_to(batch / "bob.zip")
+    assert expand_submissions([batch]) == [batch / "alice", batch / "bob.zip"]
+    assert expand_submissions([batch / "mallory.zip"]) == [batch / "mallory.zip"]  # named
