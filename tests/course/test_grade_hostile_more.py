@@ -22,8 +22,9 @@ other kNN functions stay correct):
   ``setuid(0)``, a new user namespace, the ``uid_map`` and the host uid (which a watcher
   on the host reads from ``/proc/<pid>/status`` of every sandboxed process); and eight
   sandboxes launched at once from threads (``--jobs``): none hangs, each its own uid;
-- zips and folders: notebooks of nested JSON and of a huge integer, a folder where the
-  release has a file, a 1,200-level chain in a zip member and in a folder submission;
+- zips and folders: notebooks of nested JSON, of a huge integer, of a 15 MiB unterminated
+  string and of five million empty objects (the grader's peak is measured), a folder
+  where the release has a file, a 1,200-level chain in a zip member and in a folder submission;
 - without bubblewrap (the fallback, where on this kind of machine the child may run as
   the grader's own uid): the output paths really replaced by a link and a pipe, and a
   1,200-level chain left in the real job folder; the grader neither follows, blocks nor
@@ -686,6 +687,18 @@ def test_hostile_zips_and_folders_cost_only_themselves(grader, solved, subs, tmp
         subs / "notebooks.zip",
         [("assignment1/nested.ipynb", nested), ("assignment1/bigint.ipynb", bigint)],
     )
+    # Stored, not deflated (else refused as a zip bomb before any parsing): 15 MiB of an
+    # unterminated string (a regular expression for strings took 2.3 GiB on it) and
+    # 15 MiB of empty objects (parsed, 370 MiB).
+    stored = []
+    for name, data in [
+        ("unterminated.ipynb", b'"' + b"a" * (15 * 2**20)),
+        ("objects.ipynb", b"[" + b"{}," * (5 * 2**20) + b"{}]"),
+    ]:
+        info = zipfile.ZipInfo(f"assignment1/{name}", date_time=(2000, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_STORED
+        stored.append((info, data))
+    big_notebooks = _zip_tree(solved, subs / "big_notebooks.zip", stored)
     # A folder where the release has a file: vis_utils.py/evil.py, without vis_utils.py.
     tree = tmp_path / "folder-tree"
     shutil.copytree(solved, tree)
@@ -703,15 +716,21 @@ def test_hostile_zips_and_folders_cost_only_themselves(grader, solved, subs, tmp
     os.symlink("/etc/passwd", os.path.join(os.fsencode(folder / "cs231n"), b"\xff\xfe.py"))
     Path(os.fsdecode(os.path.join(os.fsencode(folder / "cs231n"), b"\xff" * 120))).write_text("x")
     try:
-        batch = [honest, notebooks, over_file, deep_member, folder, index_bomb]
+        batch = [honest, notebooks, big_notebooks, over_file, deep_member, folder, index_bomb]
         results, figures = run_batch(grader, batch, tmp_path / "out")
     finally:
         remove_tree(folder)
-    for name in ("notebooks", "over_file", "deep_member", "deep_folder"):
+    # Neither the notebooks nor the million members listed swelled the grader.
+    print(f"\nzips batch: grader peak +{figures['peak_growth_kib']} KiB")
+    assert figures["peak_growth_kib"] < 100 * 1024, figures
+    for name in ("notebooks", "big_notebooks", "over_file", "deep_member", "deep_folder"):
         assert results[name]["score"] == results[name]["max_score"], (name, results[name]["output"])
     out = results["notebooks"]["output"]
     assert "nested.ipynb` is not a valid notebook (it is nested deeper" in out, out
     assert "bigint.ipynb` is not a valid notebook (it holds an integer" in out, out
+    big = results["big_notebooks"]["output"]
+    assert "unterminated.ipynb` is not a valid notebook (it is not valid JSON" in big, big
+    assert "objects.ipynb` is not a valid notebook (it holds more than 1,000,000 values" in big
     clash = results["over_file"]["output"]
     assert "`cs231n/vis_utils.py/evil.py`: it clashes with the release" in clash, clash
     assert "name too long" in results["deep_member"]["output"]
@@ -722,7 +741,6 @@ def test_hostile_zips_and_folders_cost_only_themselves(grader, solved, subs, tmp
         in (results["index_bomb"]["output"])
     )
     assert results["index_bomb"]["score"] == 0
-    assert figures["peak_growth_kib"] < 100 * 1024, figures
     assert "symbolic links are not accepted" in results["deep_folder"]["output"]
     feedback = (tmp_path / "out" / "deep_folder" / "feedback.md").read_text(encoding="utf-8")
     assert "symbolic links are not accepted" in feedback and "name too long" in feedback

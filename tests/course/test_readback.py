@@ -196,3 +196,40 @@ def test_a_million_central_directory_entries_are_refused_before_parsing():
     assert grown < 20 * 1024, f"reading back grew the peak by {grown} KiB"
     # An honest npz of 256 arrays is still read.
     assert len(load_npz(npz_bytes(**{f"a{i}": np.arange(3) for i in range(256)}), 2**20)) == 256
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 2**20])
+def test_json_depth_ignores_brackets_in_strings_across_chunks(chunk):
+    cases = {
+        b'[{"a": [1, "]]]]"]}]': 3,
+        b'["\\"[[[", "\\\\", [["\\\\\\"]"]]]': 3,
+        b'{"k\\\\": {"[": "}\\"{"}}': 2,
+        b"[]" * 5 + b"[[[]]]": 3,
+        b"": 0,
+        b'"[[[': 0,
+    }
+    for data, depth in cases.items():
+        assert json_depth(data, chunk) == depth, (data, chunk)
+
+
+@pytest.mark.parametrize(
+    "data, why",
+    [
+        # (built in the test: 20 MiB each)
+        (lambda: b'"' + b"a" * (20 * 2**20), "not valid JSON"),  # unterminated: was 3 GiB
+        (lambda: b'"' + b"\\a" * (10 * 2**20), "not valid JSON"),
+        (lambda: b"[" + b"{}," * (6 * 2**20) + b"{}]", "more than 1,000,000 values"),  # 500 MiB
+        (lambda: b"[" + b"[]," * (6 * 2**20) + b"[]]", "more than 1,000,000 values"),
+        (lambda: b"[" * (10 * 2**20) + b"]" * (10 * 2**20), "nested deeper"),  # was 340 MiB
+    ],
+    ids=["unterminated", "escapes", "objects", "lists", "brackets"],
+)
+def test_large_json_is_refused_in_bounded_time_and_memory(data, why):
+    data = data()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    with pytest.raises(ReadBackError, match=why):
+        parse_json(data)
+    assert time.perf_counter() - start < 5
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak  # KiB
+    assert grown < 100 * 1024, f"parsing grew the peak by {grown} KiB"
