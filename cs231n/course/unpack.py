@@ -30,6 +30,7 @@ MAX_RATIO = 200
 MAX_DEPTH = 16  # folders in a path
 MAX_NAME = 100  # characters in one file or folder name
 MAX_PATH = 400  # characters in a whole path
+MAX_NOTES = 100  # notes on the links and deep folders of one folder
 
 
 class SubmissionError(Exception):
@@ -103,12 +104,20 @@ def _strip_prefix(names):
     return ""
 
 
-def walk_files(root, notes, max_depth=MAX_DEPTH):
+def walk_files(root, notes, max_depth=MAX_DEPTH, max_notes=MAX_NOTES):
     """{posix relative path: Path} of the regular files under ``root``, iteratively.
 
-    Links are refused (noted), folders deeper than ``max_depth`` are not entered.
+    Links are refused, folders deeper than ``max_depth`` are not entered: each noted, up
+    to ``max_notes`` notes, then how many more (a folder of a million links would
+    otherwise write a million lines of feedback).
     """
-    found, stack = {}, [(Path(root), 0)]
+    found, stack, refused = {}, [(Path(root), 0)], []
+
+    def note(text):
+        if len(refused) < max_notes:
+            notes.append(text)
+        refused.append(None)
+
     while stack:
         folder, depth = stack.pop()
         try:
@@ -118,14 +127,16 @@ def walk_files(root, notes, max_depth=MAX_DEPTH):
         for entry in entries:
             rel = Path(entry.path).relative_to(root).as_posix()
             if entry.is_symlink():
-                notes.append(f"Ignored `{_shown(rel)}`: symbolic links are not accepted.")
+                note(f"Ignored `{_shown(rel)}`: symbolic links are not accepted.")
             elif entry.is_dir(follow_symlinks=False):
                 if depth + 1 < max_depth:
                     stack.append((Path(entry.path), depth + 1))
                 else:
-                    notes.append(f"Ignored `{_shown(rel)}`: folders nested too deep.")
+                    note(f"Ignored `{_shown(rel)}`: folders nested too deep.")
             elif entry.is_file(follow_symlinks=False):
                 found[rel] = Path(entry.path)
+    if len(refused) > max_notes:
+        notes.append(f"(And {len(refused) - max_notes} more links or deep folders ignored.)")
     return found
 
 

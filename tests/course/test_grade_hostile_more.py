@@ -714,6 +714,9 @@ def test_hostile_zips_and_folders_cost_only_themselves(grader, solved, subs, tmp
     # Names that are not UTF-8 (a folder's names are bytes): a link and a long name, both
     # refused with a note that must still be written to feedback.md.
     os.symlink("/etc/passwd", os.path.join(os.fsencode(folder / "cs231n"), b"\xff\xfe.py"))
+    (folder / "cs231n" / "aaa_links").mkdir()  # (walked last)
+    for i in range(500):  # feedback: a hundred notes, then how many more
+        (folder / "cs231n" / "aaa_links" / f"link{i:03d}.py").symlink_to("/etc/passwd")
     Path(os.fsdecode(os.path.join(os.fsencode(folder / "cs231n"), b"\xff" * 120))).write_text("x")
     try:
         batch = [honest, notebooks, big_notebooks, over_file, deep_member, folder, index_bomb]
@@ -742,6 +745,8 @@ def test_hostile_zips_and_folders_cost_only_themselves(grader, solved, subs, tmp
     )
     assert results["index_bomb"]["score"] == 0
     assert "symbolic links are not accepted" in results["deep_folder"]["output"]
+    assert "(And 402 more links or deep folders ignored.)" in results["deep_folder"]["output"]
+    assert len(results["deep_folder"]["output"].splitlines()) < 110
     feedback = (tmp_path / "out" / "deep_folder" / "feedback.md").read_text(encoding="utf-8")
     assert "symbolic links are not accepted" in feedback and "name too long" in feedback
 
