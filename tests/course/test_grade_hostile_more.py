@@ -17,7 +17,8 @@ other kNN functions stay correct):
   host paths of its outputs and past the file size limit through its descriptors (the
   grader's folder is watched on the host disk meanwhile);
 - what it may start and hold: 300 threads, fork and subprocess, memory past the
-  address-space limit (and raising that limit), sleeping past the per-test wall limit;
+  address-space limit (and raising that limit), memory no limit counts (memfd files,
+  System V shared memory, message queues), sleeping past the per-test wall limit;
 - its privileges: ``/proc/sys`` and ``/proc/sysrq-trigger`` opened for writing,
   ``setuid(0)``, a new user namespace, the ``uid_map`` and the host uid (which a watcher
   on the host reads from ``/proc/<pid>/status`` of every sandboxed process); and eight
@@ -445,6 +446,18 @@ if len(held) > 1:
 del held
 refused("mmap 8 GiB", lambda: mmap.mmap(-1, 8 * 2**30))
 refused("bytearray 4 GiB", lambda: bytearray(4 * 2**30))
+# Memory no limit would count: memfd files (not mapped, on no tmpfs), System V shared
+# memory (a detached segment persists) and message queues: refused outright.
+refused("memfd_create", lambda: os.memfd_create("m"))
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+def sysv(call, *args):
+    def go():
+        if getattr(libc, call)(*args) < 0:
+            raise OSError(ctypes.get_errno(), call)
+    return go
+refused("shmget", sysv("shmget", 0, 2**20, 0o1600))
+refused("msgget", sysv("msgget", 0, 0o1600))
 """
 
 SLEEP = """
