@@ -11,9 +11,9 @@
 - **Launched by programs, not Python hooks.** The grader starts a plain argv chain
   (``setpriv`` then ``prlimit`` from util-linux, then ``bwrap``), so nothing runs
   between ``fork`` and ``exec`` in the grader's threaded process (no ``preexec_fn``).
-  When the Python installation lies behind a directory the private uid cannot enter
-  (``/root/.pyenv``), ``unshare --mount`` and ``mount --bind`` first expose it, in a
-  mount namespace of this run only.
+  As root, ``unshare --mount`` first makes a mount namespace of this run only, where
+  ``mount`` makes the writable tmpfs (below) and exposes a Python installation that
+  lies behind a directory the private uid cannot enter (``/root/.pyenv``).
 - **Limits**: wall-clock time (the process group is killed), CPU time, address space,
   file size (which also caps printed output), open files, no core dumps, and a process
   limit (RLIMIT_NPROC, counted for the private uid, so it bites on threads too); a
@@ -22,7 +22,9 @@
   queues), so memory is bounded in total by the address space and the two tmpfs.
 - **Filesystem**: a read-only root holding only /usr, the Python installation, a
   read-only ``/proc/sys`` and ``/dev``, and two writable, size-limited tmpfs: ``/tmp`` and
-  the job folder ``/job`` (``Limits.tmpfs_bytes`` each), into which the job's files are
+  the job folder ``/job`` (``Limits.tmpfs_bytes`` each; for a root grader, mounted by the
+  launcher with ``Limits.tmpfs_inodes`` inodes each too, since empty files and folders
+  take kernel memory that no size counts), into which the job's files are
   bound read-only. Nothing the child writes reaches the host disk except through the
   files the grader opened for it (``outputs``: inherited file descriptors, each capped
   by the file size limit), so memory and disk are bounded in total.
@@ -68,6 +70,7 @@ class Limits:
     memory_bytes: int = 3 * 1024**3  # address space
     file_bytes: int = 64 * 1024**2  # per file; also the cap on printed output
     tmpfs_bytes: int = 64 * 1024**2  # each of /tmp and /job
+    tmpfs_inodes: int = 16384  # files and folders in each (a root grader's sandbox only)
     open_files: int = 64
     processes: int = 32  # processes and threads of the private uid (RLIMIT_NPROC)
 
@@ -299,10 +302,11 @@ def _count_processes(uid):
 
 # -- the launch chain -----------------------------------------------------------------------
 
-# Bind each (source, mount point) pair, then run the rest of the arguments. Arguments are
-# data ("$1"), never parsed as shell code.
-_BIND_THEN_EXEC = (
-    'while [ "$1" != -- ]; do mount --bind "$1" "$2" || exit 125; shift 2; done; shift; exec "$@"'
+# Mount each (kind, source or options, mount point) triple, "bind" or "tmpfs", then run
+# the rest of the arguments. Arguments are data ("$1"), never parsed as shell code.
+_MOUNT_THEN_EXEC = (
+    'while [ "$1" != -- ]; do if [ "$1" = tmpfs ]; then mount -t tmpfs -o "$2" tmpfs "$3" '
+    '|| exit 125; else mount --bind "$2" "$3" || exit 125; fi; shift 3; done; shift; exec "$@"'
 )
 
 
@@ -330,7 +334,11 @@ def _bwrap_args(staged, binds, limits, seccomp_fd):
             cmd += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
     size = str(limits.tmpfs_bytes)
     cmd += ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev"]
-    cmd += ["--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/job"]
+    for inside in ("/tmp", "/job"):
+        if inside in staged:  # mounted by the launcher, with a bounded number of inodes
+            cmd += ["--bind", staged[inside], inside]
+        else:
+            cmd += ["--size", size, "--tmpfs", inside]
     # Python after the tmpfs: a virtual environment under /tmp (a CI checkout) must not
     # be hidden by the private /tmp mounted over it.
     for root in python_roots():
@@ -349,16 +357,27 @@ def _launch_command(uid, limits, stage_dir, use_bwrap, binds, seccomp_fd):
     cmd = []
     staged = {}
     if uid is not None and use_bwrap:
-        hidden = [r for r in python_roots() if not _others_can_enter(r)]
-        if hidden:
-            pairs = []
-            for i, root in enumerate(hidden):
-                point = Path(stage_dir) / f"python{i}"
-                point.mkdir(exist_ok=True)
-                staged[root] = str(point)
-                pairs += [root, str(point)]
-            cmd += [_tool("unshare"), "--mount", "--propagation", "private", "--"]
-            cmd += ["/bin/sh", "-c", _BIND_THEN_EXEC, "sh", *pairs, "--"]
+        # As root, in a mount namespace of this run only: the writable /tmp and /job are
+        # tmpfs bounded in size *and in inodes* (bubblewrap's --tmpfs bounds only the
+        # size: 800,000 empty files took 660 MiB of the host's kernel memory in 13 s);
+        # a Python installation the private uid cannot reach is exposed by a bind.
+        mounts = []
+        for inside, name in (("/tmp", "tmp"), ("/job", "jobfs")):
+            point = Path(stage_dir) / name
+            point.mkdir(exist_ok=True)
+            staged[inside] = str(point)
+            options = (
+                f"size={limits.tmpfs_bytes},nr_inodes={limits.tmpfs_inodes},mode=0755,"
+                f"uid={uid},gid={uid},nosuid,nodev"
+            )
+            mounts += ["tmpfs", options, str(point)]
+        for i, root in enumerate(r for r in python_roots() if not _others_can_enter(r)):
+            point = Path(stage_dir) / f"python{i}"
+            point.mkdir(exist_ok=True)
+            staged[root] = str(point)
+            mounts += ["bind", root, str(point)]
+        cmd += [_tool("unshare"), "--mount", "--propagation", "private", "--"]
+        cmd += ["/bin/sh", "-c", _MOUNT_THEN_EXEC, "sh", *mounts, "--"]
     if uid is not None:
         cmd += [_tool("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
         cmd += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]

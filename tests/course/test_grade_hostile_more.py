@@ -13,7 +13,7 @@ other kNN functions stay correct):
   ``.npz`` declaring a 2 GiB array in a few MiB of deflated zeros (the grader's own
   peak memory is measured around the batch);
 - what it leaves and fills: a 1,200-level folder chain in ``/job`` and ``/tmp``; files
-  past the size of ``/tmp`` and ``/job``, writes to ``/`` and every other mount, to the
+  past the size of ``/tmp`` and ``/job``, 100,000 empty files in each (inodes), writes to ``/`` and every other mount, to the
   host paths of its outputs and past the file size limit through its descriptors (the
   grader's folder is watched on the host disk meanwhile);
 - what it may start and hold: 300 threads, fork and subprocess, memory past the
@@ -407,6 +407,25 @@ for fd in (sys.argv[1], sys.argv[2]):
         allowed.append(f"{written >> 20} MiB through descriptor {fd}")
 """
 
+# Empty files take no space but an inode each, kernel memory that no size counts: a root
+# grader's sandbox bounds their number (Limits.tmpfs_inodes).
+INODES = """
+for folder in ("/tmp", "/job"):
+    made = 0
+    try:
+        for i in range(100_000):
+            os.close(os.open(f"{folder}/i{i}", os.O_CREAT | os.O_WRONLY, 0o600))
+            made += 1
+    except OSError:
+        pass
+    if made > 16384:
+        allowed.append(f"{made} files in {folder}")
+    for i in range(made):
+        os.unlink(f"{folder}/i{i}")
+"""
+if os.geteuid() != 0:  # bubblewrap's own tmpfs: size-limited only
+    INODES = ""
+
 THREADS = """
 import subprocess, threading
 stop, started = threading.Event(), []
@@ -470,9 +489,10 @@ time.sleep(3600)
     "body, loosened, expected",
     [
         (
-            FILL,
-            {"tmpfs_bytes": 256 * 2**20, "file_bytes": 128 * 2**20},
-            ["200 MiB in /tmp", "200 MiB in /job", "100 MiB through descriptor"],
+            FILL + INODES,
+            {"tmpfs_bytes": 256 * 2**20, "file_bytes": 128 * 2**20, "tmpfs_inodes": 200_000},
+            ["200 MiB in /tmp", "200 MiB in /job", "100 MiB through descriptor"]
+            + (["100000 files in /tmp", "100000 files in /job"] if INODES else []),
         ),
         (THREADS, {"processes": 1000}, [" threads"]),
         (MEMORY, {"memory_bytes": 64 * 2**30}, ["GiB of arrays", "mmap 8 GiB"]),
@@ -509,7 +529,7 @@ def test_resources_are_bounded_and_cost_only_themselves(grader, solved, subs, tm
     honest = _zip_tree(solved, subs / "honest.zip")
     batch = [honest]
     for name, body in [
-        ("fill", PRELUDE + FILL + VERDICT),
+        ("fill", PRELUDE + FILL + INODES + VERDICT),
         ("threads", PRELUDE + THREADS + VERDICT),
         ("memory", PRELUDE + MEMORY + VERDICT),
     ]:
