@@ -464,7 +464,7 @@ if len(held) > 1:
     allowed.append(f"{2 * len(held)} GiB of arrays")
 del held
 refused("mmap 8 GiB", lambda: mmap.mmap(-1, 8 * 2**30))
-refused("bytearray 4 GiB", lambda: bytearray(4 * 2**30))
+refused("bytearray 16 GiB", lambda: bytearray(16 * 2**30))
 # Memory no limit would count: memfd files (not mapped, on no tmpfs), System V shared
 # memory (a detached segment persists) and message queues: refused outright.
 refused("memfd_create", lambda: os.memfd_create("m"))
@@ -495,7 +495,8 @@ time.sleep(3600)
             + (["100000 files in /tmp", "100000 files in /job"] if INODES else []),
         ),
         (THREADS, {"processes": 1000}, [" threads"]),
-        (MEMORY, {"memory_bytes": 64 * 2**30}, ["GiB of arrays", "mmap 8 GiB"]),
+        # 9 GiB: the arrays and the (untouched) mmap fit; the 16 GiB bytearray (zeroed) does not.
+        (MEMORY, {"memory_bytes": 9 * 2**30}, ["GiB of arrays", "mmap 8 GiB"]),
     ],
     ids=["fill", "threads", "memory"],
 )
