@@ -233,7 +233,7 @@ def hostile_batch(tmp):
         "central_bomb": gm.CENTRAL_BOMB,
         "surrogate": gm.SURROGATE,
         "deep_chain": gm.DEEP_CHAIN,
-        "fill": gm.PRELUDE + gm.FILL + gm.VERDICT,
+        "fill": gm.PRELUDE + gm.FILL + gm.INODES + gm.VERDICT,
         "threads": gm.PRELUDE + gm.THREADS + gm.VERDICT,
         "memory": gm.PRELUDE + gm.MEMORY + gm.VERDICT,
         "privileges": gm.PRIVILEGES,
