@@ -3,37 +3,40 @@
 test_grade_hostile.py covers str results, garbage written into the grader's descriptors,
 300-character member names, a file and a folder of the same name, a corrupt deflate
 stream, ``...zip``, ``gradebook.csv.zip`` and the per-submission time budget. Here, the
-rest of the report's triggers, each through a real submission whose student code runs
-in the sandbox during a grading test (``compute_distances_two_loops`` is replaced; the
-other kNN functions stay correct):
+rest of the report's triggers and more, each through a real submission whose student
+code runs in the sandbox during a grading test (``compute_distances_two_loops`` is
+replaced; the other kNN functions stay correct):
 
 - what the child hands back: a status of 100,000 nested ``[``, a status holding a
-  5,000-digit integer, the output paths replaced by a link to ``/proc/self/mem`` and by
-  a named pipe (found through ``/proc/self/fd``; the child gets only descriptors), an
-  ``.npz`` declaring a 2 GiB array in a few MiB of deflated zeros (the grader's own
-  peak memory is measured around the batch);
+  5,000-digit integer, an error message holding a lone surrogate (it sank the batch),
+  the output paths replaced by a link to ``/proc/self/mem`` and by a named pipe (found
+  through ``/proc/self/fd``; the child gets only descriptors, in ``argv``), an ``.npz``
+  declaring a 2 GiB array in a few MiB of deflated zeros, and one of 1.3 million
+  central-directory entries (the grader's own peak memory is measured around the batch);
 - what it leaves and fills: a 1,200-level folder chain in ``/job`` and ``/tmp``; files
-  past the size of ``/tmp`` and ``/job``, 100,000 empty files in each (inodes), writes to ``/`` and every other mount, to the
-  host paths of its outputs and past the file size limit through its descriptors (the
-  grader's folder is watched on the host disk meanwhile);
-- what it may start and hold: 300 threads, fork and subprocess, memory past the
-  address-space limit (and raising that limit), memory no limit counts (memfd files,
-  System V shared memory, message queues), sleeping past the per-test wall limit;
+  past the size of ``/tmp`` and ``/job``, 100,000 empty files in each (inodes), writes
+  to ``/`` and every other mount, to the host paths of its outputs and past the file
+  size limit through its descriptors (the grader's folder is watched on the host disk);
+- what it may start and hold: 300 threads, fork, subprocess and posix_spawn, memory past
+  the address-space limit (and raising that limit), memory no limit counts (memfd files,
+  System V shared memory, message queues), sleeping past the per-test wall limit; and
+  negative controls showing each probe reports what looser limits allow;
 - its privileges: ``/proc/sys`` and ``/proc/sysrq-trigger`` opened for writing,
   ``setuid(0)``, a new user namespace, the ``uid_map`` and the host uid (which a watcher
   on the host reads from ``/proc/<pid>/status`` of every sandboxed process); and eight
-  sandboxes launched at once from threads (``--jobs``): none hangs, each its own uid;
+  sandboxes launched at once from threads (``--jobs``): none hangs, none shares a uid;
 - zips and folders: notebooks of nested JSON, of a huge integer, of a 15 MiB unterminated
-  string and of five million empty objects (the grader's peak is measured), a folder
-  where the release has a file, a 1,200-level chain in a zip member and in a folder submission;
+  string and of five million empty objects, a folder where the release has a file, a
+  1,200-level chain in a zip member and in a folder submission, non-UTF-8 names and 500
+  links in a folder, a zip listing a million members (the grader's peak is measured);
+  links among the submissions of a folder (never graded as a student's);
 - without bubblewrap (the fallback, where on this kind of machine the child may run as
   the grader's own uid): the output paths really replaced by a link and a pipe, and a
   1,200-level chain left in the real job folder; the grader neither follows, blocks nor
   recurses;
 - the Gradescope autograder (``run_autograder``) on a hostile upload, on a corrupt one
   named ``...zip``, on an extracted upload whose kNN file links to the reference solution
-  beside it, and on one that is only links to that reference (find_submission refuses
-  links to folders and zips).
+  beside it, and on one that is only links to that reference.
 
 In every batch the honest submission keeps its full score, the gradebook has a row per
 submission, every output lands in --out and the grader neither raises nor hangs.
