@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cs231n.course import readback, sandbox
+from cs231n.course import answers, readback, sandbox
 from cs231n.course.release import build_release, parse_assignment
 from cs231n.course.unpack import (  # noqa: F401 - SubmissionError is part of this API
     SubmissionError,
@@ -53,6 +53,8 @@ from cs231n.course.unpack import (  # noqa: F401 - SubmissionError is part of th
 # The reference probes run in this process, in the threads of a batch: one at a time, so
 # that a probe seeding numpy's global random state (dropout) gets the numbers it seeded.
 _REFERENCE_LOCK = threading.Lock()
+# The reference's answers to the calls a test does not grade travel with its probe.
+ANSWER_TABLE_BYTES = 32 * 2**20
 
 
 # -- grading tests ------------------------------------------------------------------------
@@ -78,6 +80,9 @@ class GradingTest:
     keys: tuple = ()
     part: str = ""
     regions: tuple = ()  # the regions it grades (from its name or the module's COVERS)
+    # Functions the test does not grade, answered from the reference's calls
+    # ("module:function" or "module:*"; cs231n.course.answers).
+    answer: tuple = ()
     label: str = ""  # what students read: the function and the part ("svm_loss_naive: loss")
 
 
@@ -95,18 +100,23 @@ class Registry:
         exact=False,
         check=None,
         parts=None,
+        answer=(),
     ):
         """Decorator registering ``f(rng) -> (inputs, code)`` as a grading test.
 
         ``parts``: {part: (output keys, points)} scores the outputs separately, as tests
         ``<name>.<part>`` (a right loss earns its points beside a wrong gradient); then
-        ``points`` is their sum.
+        ``points`` is their sum. ``answer``: the functions the probe calls but the test
+        does not grade, answered with the reference's values (``cs231n.course.answers``).
         """
+        answer = tuple(answer)
 
         def register(make):
             if not parts:
                 self.tests.append(
-                    GradingTest(name, points, make, tol, hint, wall_seconds, exact, check)
+                    GradingTest(
+                        name, points, make, tol, hint, wall_seconds, exact, check, answer=answer
+                    )
                 )
                 return make
             if abs(sum(p for _, p in parts.values()) - points) > 1e-9:
@@ -124,6 +134,7 @@ class Registry:
                         check,
                         keys=tuple(keys),
                         part=part,
+                        answer=answer,
                     )
                 )
             return make
@@ -294,7 +305,10 @@ class Grader:
         try:
             with _REFERENCE_LOCK:  # reference code may use numpy's global random state
                 inputs, code = test.make(rng)
-                expected = run_probe(code, inputs)
+                with answers.recording(test.answer) as table:
+                    expected = run_probe(code, inputs)
+            if answers.table_size(table) > ANSWER_TABLE_BYTES:
+                raise ValueError(f"its answer table holds over {ANSWER_TABLE_BYTES} bytes")
             if test.keys:  # a part: only its outputs ("d*": every name starting with d)
                 expected = {k: v for k, v in expected.items() if _is_part_key(k, test.keys)}
                 if not expected:
@@ -314,7 +328,7 @@ class Grader:
             (job / "runner.py").chmod(0o644)
             task = os.open(job / "task.pkl", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with open(task, "wb") as f:
-                pickle.dump({"code": code, "inputs": inputs}, f)
+                pickle.dump({"code": code, "inputs": inputs, "answers": table}, f)
             limits = copy.copy(self.limits)
             limits.wall_seconds = min(limits.wall_seconds, test.wall_seconds, left)
             outcome = sandbox.run_limited(

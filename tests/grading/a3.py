@@ -14,6 +14,14 @@ from cs231n.course.grade import Registry, run_probe
 
 TESTS = Registry()
 
+# What a test calls but does not grade answers with the reference's values
+# (cs231n.course.answers): a model's layers, a recurrent layer's steps, the network a
+# visualization runs. A backward pass whose cache the student designs runs the student's
+# own forward pass (its time loop), with the steps inside answered.
+LAYERS = ("cs231n.layer_utils:*",)
+RECURRENT = (*LAYERS, "cs231n.rnn_layers:*")
+TRANSFORMER = (*RECURRENT, "cs231n.transformer_layers:*")
+
 FWD_TOL = 1e-6
 BWD_TOL = 1e-6
 
@@ -77,6 +85,7 @@ def rnn_step_backward(rng):
 @TESTS(
     "a3.rnn.forward",
     2,
+    answer=("cs231n.rnn_layers:rnn_step_forward",),
     tol=FWD_TOL,
     hint="run rnn_step_forward once per time step, feeding each step's hidden state to "
     "the next, starting from h0, and store every hidden state in h[:, t, :].",
@@ -92,6 +101,7 @@ def rnn_forward(rng):
 @TESTS(
     "a3.rnn.backward",
     3,
+    answer=("cs231n.rnn_layers:rnn_step_forward", "cs231n.rnn_layers:rnn_step_backward"),
     tol=BWD_TOL,
     hint="walk the time steps in reverse: the gradient reaching h[:, t] is dh[:, t] plus "
     "what step t + 1 sent back to its prev_h; the weight gradients add up over the "
@@ -189,6 +199,7 @@ def lstm_step_backward(rng):
 @TESTS(
     "a3.lstm.forward",
     2,
+    answer=("cs231n.rnn_layers:lstm_step_forward",),
     tol=FWD_TOL,
     hint="run lstm_step_forward at every time step from h0 and an initial cell state of "
     "zeros; return every hidden state (not the cell states).",
@@ -204,6 +215,7 @@ def lstm_forward(rng):
 @TESTS(
     "a3.lstm.backward",
     3,
+    answer=("cs231n.rnn_layers:lstm_step_forward", "cs231n.rnn_layers:lstm_step_backward"),
     tol=BWD_TOL,
     hint="as for the RNN, in reverse time, carrying both the hidden-state and the "
     "cell-state gradients from step t + 1 to step t (the last cell state gets no "
@@ -290,6 +302,7 @@ def _loss_parts(loss_points, grad_points):
 @TESTS(
     "a3.captioning.loss",
     3,
+    answer=RECURRENT,
     tol=BWD_TOL,
     hint=_LOSS_HINT.format(cell="RNN"),
     parts=_loss_parts(1, 2),
@@ -301,6 +314,7 @@ def captioning_loss_rnn(rng):
 @TESTS(
     "a3.captioning.loss.lstm",
     2,
+    answer=RECURRENT,
     tol=BWD_TOL,
     hint=_LOSS_HINT.format(cell="LSTM"),
     parts=_loss_parts(1, 1),
@@ -324,12 +338,24 @@ def _sample(rng, cell_type):
     return data, code
 
 
-@TESTS("a3.captioning.sample", 2, exact=True, hint=_SAMPLE_HINT.format(cell="RNN"))
+@TESTS(
+    "a3.captioning.sample",
+    2,
+    exact=True,
+    answer=RECURRENT,
+    hint=_SAMPLE_HINT.format(cell="RNN"),
+)
 def captioning_sample_rnn(rng):
     return _sample(rng, "rnn")
 
 
-@TESTS("a3.captioning.sample.lstm", 1, exact=True, hint=_SAMPLE_HINT.format(cell="LSTM"))
+@TESTS(
+    "a3.captioning.sample.lstm",
+    1,
+    exact=True,
+    answer=RECURRENT,
+    hint=_SAMPLE_HINT.format(cell="LSTM"),
+)
 def captioning_sample_lstm(rng):
     return _sample(rng, "lstm")
 
@@ -374,6 +400,7 @@ def _reference_scores(data):
 @TESTS(
     "a3.netvis.saliency",
     2,
+    answer=LAYERS,
     tol=FWD_TOL,
     hint="backpropagate a gradient of 1 on each image's correct-class score (0 elsewhere) "
     "to the image, then take the absolute value and its maximum over the colour "
@@ -392,6 +419,7 @@ def saliency(rng):
 @TESTS(
     "a3.netvis.fooling",
     2,
+    answer=LAYERS,
     tol=FWD_TOL,
     hint="loop: if the model already predicts target_y, stop; otherwise add learning_rate "
     "* g / ||g|| to the image, with g the gradient of the target score with respect "
@@ -419,6 +447,7 @@ def fooling(rng):
 @TESTS(
     "a3.netvis.class_visualization",
     2,
+    answer=LAYERS,
     tol=FWD_TOL,
     hint="the objective is s_y(img) - l2_reg * ||img||^2: its gradient is the score's "
     "gradient minus 2 * l2_reg * img; step by learning_rate * g / ||g|| and update "
@@ -460,6 +489,7 @@ def tv_loss(rng):
 @TESTS(
     "a3.netvis.feature_inversion",
     2,
+    answer=(*LAYERS, "cs231n.net_visualization:tv_loss"),
     tol=FWD_TOL,
     hint="the objective is ||phi(img) - target_feats||^2 + tv_loss(img); backpropagate "
     "2 * (phi(img) - target_feats) from the chosen layer to the image, add the TV "
@@ -563,6 +593,7 @@ def _multihead_data(rng):
 @TESTS(
     "a3.transformer.multihead_forward",
     2,
+    answer=(*LAYERS, "cs231n.transformer_layers:attention_forward"),
     tol=FWD_TOL,
     hint="project query, key and value with their affine layers, split E into num_heads "
     "heads of E / num_heads features (head h gets features h*d .. (h+1)*d - 1), attend, "
@@ -580,6 +611,11 @@ def transformer_multihead_forward(rng):
 @TESTS(
     "a3.transformer.multihead_backward",
     3,
+    answer=(
+        *LAYERS,
+        "cs231n.transformer_layers:attention_forward",
+        "cs231n.transformer_layers:attention_backward",
+    ),
     tol=BWD_TOL,
     hint="the forward pass in reverse: output projection, merge of the heads (its "
     "backward is a split), attention backward, the three input projections. This test "
@@ -614,6 +650,7 @@ def transformer_positional_encoding(rng):
 @TESTS(
     "a3.transformer.captioning_loss",
     3,
+    answer=TRANSFORMER,
     tol=BWD_TOL,
     parts=_loss_parts(1, 2),
     hint="run the forward pass (self._forward), the temporal softmax loss with the mask, "
