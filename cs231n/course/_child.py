@@ -122,17 +122,21 @@ def _shim(original, entries):
                     np.copyto(target, after, casting="unsafe")
         return _unplain(copy.deepcopy(found["result"]))
 
+    answered.answers_a_call = True  # (functools.wraps keeps the original as __wrapped__)
     return answered
 
 
 def _answer_calls(table):
-    """Replace the functions the table answers in every module of the student's package."""
+    """Replace the functions the table answers in every module of the student's package.
+
+    Returns the replacements made, as (module, name, original), to undo them.
+    """
     import importlib
 
     by_name = {}
     for entry in table:
         by_name.setdefault(entry["fn"], []).append(entry)
-    shims = {}
+    shims, replaced = {}, []
     for name, entries in by_name.items():
         module_name, _, attr = name.partition(":")
         try:
@@ -150,6 +154,31 @@ def _answer_calls(table):
                 continue
             if shim is not None:
                 setattr(module, attr, shim)
+                replaced.append((module, attr, value))
+    return replaced
+
+
+def run_task(task):
+    """Run one probe (its answer table installed, then removed); return its ``out`` arrays."""
+    import numpy as np
+
+    replaced = _answer_calls(task.get("answers") or [])
+    try:
+        scope = {"np": np, **task["inputs"]}
+        exec(compile(task["code"], "<grading probe>", "exec"), scope)
+        out = scope.get("out")
+        if not isinstance(out, dict):
+            raise RuntimeError("the probe produced no outputs")
+        return {k: np.asarray(v) for k, v in out.items()}
+    finally:
+        for module, attr, value in replaced:
+            setattr(module, attr, value)
+        # Modules the probe imported took the shims too.
+        for name, module in list(sys.modules.items()):
+            if module is not None and (name == "cs231n" or name.startswith("cs231n.")):
+                for attr, value in list(vars(module).items()):
+                    if callable(value) and getattr(value, "answers_a_call", False) is True:
+                        setattr(module, attr, value.__wrapped__)
 
 
 def main():
@@ -159,14 +188,7 @@ def main():
     try:
         import numpy as np
 
-        if task.get("answers"):
-            _answer_calls(task["answers"])
-        scope = {"np": np, **task["inputs"]}
-        exec(compile(task["code"], "<grading probe>", "exec"), scope)
-        out = scope.get("out")
-        if not isinstance(out, dict):
-            raise RuntimeError("the probe produced no outputs")
-        arrays = {k: np.asarray(v) for k, v in out.items()}
+        arrays = run_task(task)
         with os.fdopen(result_fd, "wb", closefd=False) as f:
             np.savez(f, **arrays)
         status["ok"] = True

@@ -142,8 +142,14 @@ class Registry:
         return register
 
 
-def load_tests(assignment, tests_dir):
-    """The GradingTests of ``assignment`` from ``tests_dir/a<N>.py`` (its ``TESTS``)."""
+def load_tests(assignment, tests_dir, root=None):
+    """The GradingTests of ``assignment`` from ``tests_dir/a<N>.py`` (its ``TESTS``).
+
+    Each test's ``regions``: the module's ``COVERS`` for it, else (given the source tree
+    ``root``) the package's regions its name relates to (``a1.knn.predict_labels`` grades
+    ``a1.knn.predict_labels.vote``; ``a2.fc_net.forward.normalization`` grades
+    ``a2.fc_net.forward``), else its own name.
+    """
     _, number = parse_assignment(assignment)
     path = Path(tests_dir) / f"a{number}.py"
     if not path.is_file():
@@ -152,10 +158,20 @@ def load_tests(assignment, tests_dir):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     covers = getattr(module, "COVERS", {})
+    known = set()
+    if root is not None:
+        from cs231n.course.markers import check_tree
+
+        for path, regions in check_tree(root).items():
+            if path.suffix == ".py":
+                known.update(r.name for r in regions)
     tests = list(module.TESTS.tests)
     for t in tests:
         base = t.name[: -len(t.part) - 1] if t.part else t.name
-        t.regions = tuple(covers.get(t.name) or covers.get(base) or [base])
+        related = sorted(
+            r for r in known if r == base or r.startswith(base + ".") or base.startswith(r + ".")
+        )
+        t.regions = tuple(covers.get(t.name) or covers.get(base) or related or [base])
     return tests
 
 
@@ -250,6 +266,48 @@ def compare(expected, got, tol, exact=False):
 # -- grading --------------------------------------------------------------------------------
 
 
+def reference_run(test, test_seed):
+    """Draw the test's inputs from ``test_seed`` and run its probe against the reference.
+
+    Returns ``(inputs, code, expected, table)``: ``table`` holds the reference's calls to
+    the functions the test answers (``cs231n.course.answers``), for the child.
+    """
+    rng = np.random.default_rng(test_seed)
+    with _REFERENCE_LOCK:  # reference code may use numpy's global random state
+        inputs, code = test.make(rng)
+        with answers.recording(test.answer) as table:
+            expected = run_probe(code, inputs)
+    if answers.table_size(table) > ANSWER_TABLE_BYTES:
+        raise ValueError(f"its answer table holds over {ANSWER_TABLE_BYTES} bytes")
+    if test.keys:  # a part: only its outputs ("d*": every name starting with d)
+        expected = {k: v for k, v in expected.items() if _is_part_key(k, test.keys)}
+        if not expected:
+            raise KeyError(f"the probe returns none of {test.keys}")
+    if test.check is not None and not test.check(inputs, expected, expected)[0]:
+        raise AssertionError("the reference solution fails the check")
+    return inputs, code, expected, table
+
+
+def score(test, inputs, expected, got):
+    """(points, message) for the student's outputs ``got`` (read back, untrusted)."""
+    if test.check is None:
+        try:
+            ok, why = compare(expected, got, test.tol, test.exact)
+        except Exception as exc:  # noqa: BLE001 - whatever came back, it earns nothing
+            ok, why = False, f"your code's results could not be compared ({type(exc).__name__})"
+    else:
+        try:
+            ok, why = test.check(inputs, expected, got)
+        except Exception:  # noqa: BLE001 - malformed outputs earn nothing
+            ok, why = False, "your code's results have the wrong form (check their shapes)"
+    if ok:
+        return float(test.points), ""
+    msg = f"{why} on inputs {_describe_inputs(inputs)}."
+    if test.hint:
+        msg += f" Hint: {test.hint}"
+    return 0.0, msg
+
+
 @dataclass
 class Grader:
     """Grades submissions of one assignment with its grading tests."""
@@ -264,7 +322,7 @@ class Grader:
 
     def __post_init__(self):
         self.assignment, _ = parse_assignment(self.assignment)
-        self.tests = load_tests(self.assignment, self.tests_dir)
+        self.tests = load_tests(self.assignment, self.tests_dir, self.root)
         student_facing_labels(self.root, self.tests)
         if self.only:
             self.tests = [t for t in self.tests if t.name.startswith(tuple(self.only))]
@@ -301,20 +359,8 @@ class Grader:
                 f"not graded: this submission used up its time budget "
                 f"({self.budget_seconds:g} s for all its tests)"
             )
-        rng = np.random.default_rng(test_seed)
         try:
-            with _REFERENCE_LOCK:  # reference code may use numpy's global random state
-                inputs, code = test.make(rng)
-                with answers.recording(test.answer) as table:
-                    expected = run_probe(code, inputs)
-            if answers.table_size(table) > ANSWER_TABLE_BYTES:
-                raise ValueError(f"its answer table holds over {ANSWER_TABLE_BYTES} bytes")
-            if test.keys:  # a part: only its outputs ("d*": every name starting with d)
-                expected = {k: v for k, v in expected.items() if _is_part_key(k, test.keys)}
-                if not expected:
-                    raise KeyError(f"the probe returns none of {test.keys}")
-            if test.check is not None and not test.check(inputs, expected, expected)[0]:
-                raise AssertionError("the reference solution fails the check")
+            inputs, code, expected, table = reference_run(test, test_seed)
         except Exception as exc:  # noqa: BLE001 - a broken grading test is the grader's bug
             return (
                 0.0,
@@ -359,22 +405,7 @@ class Grader:
                 remove_tree(job)
             except OSError:
                 pass  # the folder goes with the grader's own at close()
-        if test.check is None:
-            try:
-                ok, why = compare(expected, got, test.tol, test.exact)
-            except Exception as exc:  # noqa: BLE001 - whatever came back, it earns nothing
-                ok, why = False, f"your code's results could not be compared ({type(exc).__name__})"
-        else:
-            try:
-                ok, why = test.check(inputs, expected, got)
-            except Exception:  # noqa: BLE001 - malformed outputs earn nothing
-                ok, why = False, "your code's results have the wrong form (check their shapes)"
-        if ok:
-            return float(test.points), ""
-        msg = f"{why} on inputs {_describe_inputs(inputs)}."
-        if test.hint:
-            msg += f" Hint: {test.hint}"
-        return 0.0, msg
+        return score(test, inputs, expected, got)
 
     def grade(self, submission, jobs=1, seed=None, test_seeds=None):
         """Grade one submission (zip or folder); return a Gradescope results dict.
