@@ -83,6 +83,9 @@ class GradingTest:
     # Functions the test does not grade, answered from the reference's calls
     # ("module:function" or "module:*"; cs231n.course.answers).
     answer: tuple = ()
+    # Regions of the student's besides its own that the test runs: the forward pass whose
+    # cache a backward pass reads, where the API leaves the cache's layout to the student.
+    uses: tuple = ()
     label: str = ""  # what students read: the function and the part ("svm_loss_naive: loss")
 
 
@@ -101,6 +104,7 @@ class Registry:
         check=None,
         parts=None,
         answer=(),
+        uses=(),
     ):
         """Decorator registering ``f(rng) -> (inputs, code)`` as a grading test.
 
@@ -108,14 +112,26 @@ class Registry:
         ``<name>.<part>`` (a right loss earns its points beside a wrong gradient); then
         ``points`` is their sum. ``answer``: the functions the probe calls but the test
         does not grade, answered with the reference's values (``cs231n.course.answers``).
+        ``uses``: regions of the student's the test runs besides its own (a forward pass
+        building the cache its backward pass reads, when the API leaves the cache's
+        layout to the student); the hint must say so.
         """
-        answer = tuple(answer)
+        answer, uses = tuple(answer), tuple(uses)
 
         def register(make):
             if not parts:
                 self.tests.append(
                     GradingTest(
-                        name, points, make, tol, hint, wall_seconds, exact, check, answer=answer
+                        name,
+                        points,
+                        make,
+                        tol,
+                        hint,
+                        wall_seconds,
+                        exact,
+                        check,
+                        answer=answer,
+                        uses=uses,
                     )
                 )
                 return make
@@ -135,6 +151,7 @@ class Registry:
                         keys=tuple(keys),
                         part=part,
                         answer=answer,
+                        uses=uses,
                     )
                 )
             return make

@@ -61,7 +61,7 @@ def units(tests):
     """The graded units: regions joined whenever one test grades them together."""
     groups = []
     for t in tests:
-        joined = set(t.regions)
+        joined = set(t.regions) | set(t.uses)
         for g in [g for g in groups if g & joined]:
             groups.remove(g)
             joined |= g
@@ -142,8 +142,8 @@ def test_each_unit_earns_exactly_its_points(references, tmp_path, assignment, un
     wrong = []
     for (test, inputs, _, expected, _), (status, got) in zip(rows, results):
         earned = score(test, inputs, expected, got)[0] if status == "ok" else 0.0
-        graded_here = bool(mine & set(test.regions))
-        should = test.points if graded_here == (variant == "alone") else 0.0
+        needs = set(test.regions) | set(test.uses)
+        should = test.points if (needs <= mine if variant == "alone" else not needs & mine) else 0.0
         if earned != should:
             why = got if status == "error" else score(test, inputs, expected, got)[1]
             wrong.append(f"{test.name}: {earned} of {test.points}, expected {should} ({why})")

@@ -25,7 +25,11 @@ TESTS = Registry()
 # it calls answer with the reference's values (cs231n.course.answers). Layer_utils holds
 # them all: the layers, the fast layers and the sandwiches.
 LAYERS = ("cs231n.layer_utils:*",)
-BATCHNORM = ("cs231n.layers:batchnorm_forward", "cs231n.layers:batchnorm_backward")
+BATCHNORM = (
+    "cs231n.layers:batchnorm_forward",
+    "cs231n.layers:batchnorm_backward",
+    "cs231n.layers:batchnorm_backward_alt",
+)
 
 FWD_TOL = 1e-6
 BWD_TOL = 1e-6
@@ -129,12 +133,17 @@ def _bn_backward(func):
     return make
 
 
-TESTS("a2.batchnorm.backward", 4, tol=BWD_TOL, hint=_BN_BACKWARD_HINT)(
-    _bn_backward("batchnorm_backward")
-)
+TESTS(
+    "a2.batchnorm.backward",
+    4,
+    uses=("a2.batchnorm.forward_train",),
+    tol=BWD_TOL,
+    hint=_BN_BACKWARD_HINT,
+)(_bn_backward("batchnorm_backward"))
 TESTS(
     "a2.batchnorm.backward_alt",
     3,
+    uses=("a2.batchnorm.forward_train",),
     tol=BWD_TOL,
     hint="simplify the chain rule on paper first: dx only needs dxhat = dout * gamma, xhat, "
     "1/sqrt(var + eps) and two sums over the batch. " + _BN_BACKWARD_HINT.split(". ")[1],
@@ -174,6 +183,7 @@ def layernorm_forward(rng):
 @TESTS(
     "a2.layernorm.backward",
     3,
+    uses=("a2.layernorm.forward",),
     tol=BWD_TOL,
     hint="it is batch norm's backward pass with the sums taken over the features of each "
     "example instead of over the batch; dgamma and dbeta still sum over the batch. "
@@ -471,6 +481,7 @@ def spatial_bn_forward(rng):
 @TESTS(
     "a2.spatial_batchnorm.backward",
     2,
+    uses=("a2.spatial_batchnorm.forward",),
     answer=BATCHNORM,
     tol=BWD_TOL,
     hint="reshape dout the way the forward pass reshaped x, use your batchnorm backward "
@@ -506,6 +517,7 @@ def groupnorm_forward(rng):
 @TESTS(
     "a2.groupnorm.backward",
     3,
+    uses=("a2.groupnorm.forward",),
     tol=BWD_TOL,
     hint="layer norm's backward pass with the sums over each (example, group); dgamma and "
     "dbeta sum over N, H and W and keep the shape (1, C, 1, 1). This test runs your "
@@ -727,7 +739,7 @@ def fc_net_forward(rng):
     tol=FWD_TOL,
     hint="with normalization, each hidden layer is affine - norm - ReLU, using gamma{i}, "
     "beta{i} and self.bn_params[i - 1]; in test mode batch norm uses the running "
-    "averages kept in self.bn_params. This test uses your batch/layer norm layers.",
+    "averages kept in self.bn_params. The layers answer as the reference's: only the network is graded here.",
 )
 def fc_net_forward_norm(rng):
     data = _fc_data(rng, normalization="batchnorm")
@@ -744,6 +756,7 @@ def fc_net_forward_norm(rng):
 @TESTS(
     "a2.fc_net.backward",
     3,
+    uses=("a2.fc_net.forward",),
     answer=LAYERS,
     tol=BWD_TOL,
     hint="softmax loss on the scores plus 0.5 * reg * the sum of squared weights (not "
@@ -757,10 +770,11 @@ def fc_net_backward(rng):
 @TESTS(
     "a2.fc_net.backward.batchnorm",
     2,
+    uses=("a2.fc_net.forward",),
     answer=LAYERS,
     tol=BWD_TOL,
     hint="backpropagate through batch norm in each hidden layer and return dgamma{i} and "
-    "dbeta{i}. This test uses your batch norm layers.",
+    "dbeta{i}. The layers answer as the reference's; the test runs your forward pass.",
 )
 def fc_net_backward_bn(rng):
     return _fc_data(rng, normalization="batchnorm"), _FC_IMPORT + _FC_NET + _FC_LOSS
@@ -769,10 +783,11 @@ def fc_net_backward_bn(rng):
 @TESTS(
     "a2.fc_net.backward.layernorm",
     2,
+    uses=("a2.fc_net.forward",),
     answer=LAYERS,
     tol=BWD_TOL,
     hint="backpropagate through layer norm in each hidden layer and return dgamma{i} and "
-    "dbeta{i}. This test uses your layer norm layers.",
+    "dbeta{i}. The layers answer as the reference's; the test runs your forward pass.",
 )
 def fc_net_backward_ln(rng):
     return _fc_data(rng, normalization="layernorm"), _FC_IMPORT + _FC_NET + _FC_LOSS
@@ -781,6 +796,7 @@ def fc_net_backward_ln(rng):
 @TESTS(
     "a2.fc_net.backward.dropout",
     2,
+    uses=("a2.fc_net.forward",),
     answer=LAYERS,
     tol=BWD_TOL,
     hint="apply dropout_forward(hidden, self.dropout_param) after every hidden ReLU (not after "
@@ -889,6 +905,7 @@ def cnn_forward(rng):
 @TESTS(
     "a2.cnn.backward",
     3,
+    uses=("a2.cnn.forward",),
     answer=LAYERS,
     tol=BWD_TOL,
     hint="softmax loss plus 0.5 * reg * the squared weights W1, W2 and W3; backpropagate "

@@ -67,6 +67,7 @@ def rnn_step_forward(rng):
 @TESTS(
     "a3.rnn.step_backward",
     2,
+    uses=("a3.rnn.step_forward",),
     tol=BWD_TOL,
     hint="the derivative of tanh(a) is 1 - tanh(a) ** 2 (next_h is tanh(a)); from da "
     "follow the two matrix products back to x, prev_h, Wx and Wh, and sum da over the "
@@ -101,6 +102,7 @@ def rnn_forward(rng):
 @TESTS(
     "a3.rnn.backward",
     3,
+    uses=("a3.rnn.forward",),
     answer=("cs231n.rnn_layers:rnn_step_forward", "cs231n.rnn_layers:rnn_step_backward"),
     tol=BWD_TOL,
     hint="walk the time steps in reverse: the gradient reaching h[:, t] is dh[:, t] plus "
@@ -143,6 +145,7 @@ def word_embedding_forward(rng):
 @TESTS(
     "a3.rnn.word_embedding_backward",
     2,
+    uses=("a3.rnn.word_embedding_forward",),
     tol=BWD_TOL,
     hint="dW[v] sums dout[n, t] over every position where x[n, t] == v; a word that "
     "appears several times must accumulate all of them (see np.add.at). This test "
@@ -180,6 +183,7 @@ def lstm_step_forward(rng):
 @TESTS(
     "a3.lstm.step_backward",
     3,
+    uses=("a3.lstm.step_forward",),
     tol=BWD_TOL,
     hint="next_c receives gradient both from dnext_c and through next_h = o * "
     "tanh(next_c); then go through each gate's nonlinearity to the (N, 4H) "
@@ -215,6 +219,7 @@ def lstm_forward(rng):
 @TESTS(
     "a3.lstm.backward",
     3,
+    uses=("a3.lstm.forward",),
     answer=("cs231n.rnn_layers:lstm_step_forward", "cs231n.rnn_layers:lstm_step_backward"),
     tol=BWD_TOL,
     hint="as for the RNN, in reverse time, carrying both the hidden-state and the "
@@ -289,8 +294,8 @@ _LOSS = (
 _LOSS_HINT = (
     "features -> initial hidden state (affine), captions_in -> word vectors, the "
     "recurrent layer over time, temporal affine to vocabulary scores, temporal softmax "
-    "loss with the mask; then every backward pass in reverse. This test uses your "
-    "word-embedding and {cell} layers."
+    "loss with the mask; then every backward pass in reverse. The {cell} and other layers "
+    "answer as the reference's: only the model is graded here."
 )
 
 
@@ -327,7 +332,7 @@ _SAMPLE_HINT = (
     "start from h0 = features W_proj + b_proj (and a zero cell state for the LSTM) and the "
     "<START> word; at each step embed the previous word, take one {cell} step, score the "
     "vocabulary and keep the highest-scoring word; once a caption has produced <END>, the "
-    "rest of its row stays <NULL>. This test uses your {cell} step."
+    "rest of its row stays <NULL>. The layers answer as the reference's."
 )
 
 
@@ -597,7 +602,7 @@ def _multihead_data(rng):
     tol=FWD_TOL,
     hint="project query, key and value with their affine layers, split E into num_heads "
     "heads of E / num_heads features (head h gets features h*d .. (h+1)*d - 1), attend, "
-    "merge the heads back and apply the output projection. This test uses your attention.",
+    "merge the heads back and apply the output projection. Attention answers as the reference's.",
 )
 def transformer_multihead_forward(rng):
     code = (
@@ -611,6 +616,7 @@ def transformer_multihead_forward(rng):
 @TESTS(
     "a3.transformer.multihead_backward",
     3,
+    uses=("a3.transformer.multihead_forward",),
     answer=(
         *LAYERS,
         "cs231n.transformer_layers:attention_forward",
@@ -619,7 +625,7 @@ def transformer_multihead_forward(rng):
     tol=BWD_TOL,
     hint="the forward pass in reverse: output projection, merge of the heads (its "
     "backward is a split), attention backward, the three input projections. This test "
-    "runs your multihead_attention_forward and attention layers first.",
+    "runs your multihead_attention_forward first (attention answers as the reference's).",
 )
 def transformer_multihead_backward(rng):
     code = (
@@ -656,7 +662,7 @@ def transformer_positional_encoding(rng):
     hint="run the forward pass (self._forward), the temporal softmax loss with the mask, "
     "then every backward pass in reverse: vocabulary affine, the decoder layers from the "
     "last to the first (each adds to the memory's gradient), the positional encoding, the "
-    "word embedding, and the image projection. This test uses your attention layers.",
+    "word embedding, and the image projection. The layers answer as the reference's.",
 )
 def transformer_captioning_loss(rng):
     from cs231n.classifiers.transformer import CaptioningTransformer
