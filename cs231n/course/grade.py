@@ -12,7 +12,21 @@ function and stores what it returns in a dict ``out``. The grader runs the probe
 
 The grader then compares the two (shapes, finiteness, relative error within the test's
 tolerance) and awards the test's points or explains, in words a student can act on, what
-differed. The child never sees the grading tests, the reference solution, the expected
+differed.
+
+Each function earns its points by itself. What a test calls but does not grade (a
+model's layers, a recurrent layer's steps, the network a visualization runs) answers
+with the reference's values: step 1 records those calls as plain numbers, and the child
+answers the student's matching calls with them (``cs231n.course.answers``), so a correct
+model earns its points beside a stubbed layer, and no reference code reaches the child.
+Backward passes get caches the grader builds where the API fixes their layout (affine's
+``(x, w, b)``, convolution's ``(x, w, b, conv_param)``); where the student designs the
+cache (batch norm, layer norm, the recurrent layers), the test runs the student's own
+forward pass for it, says so in its hint and declares it (``uses=``): the gradients are
+still checked against the reference's, so a forward pass with a wrong output but a
+usable cache costs the backward nothing; only a forward pass that returns no cache at all
+does. ``tests/course/test_region_matrix.py`` proves, for every graded region, that it
+alone earns exactly its points and that breaking it loses exactly them. The child never sees the grading tests, the reference solution, the expected
 values, other submissions or the results files, and it cannot reach the network.
 
 Outputs, per submission: ``<out>/<name>/results.json`` (Gradescope's format) and
