@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cs231n._random import generator
 from cs231n.layer_utils import (
     affine_relu_backward,
     affine_relu_forward,
@@ -158,7 +159,7 @@ class PretrainedCNN:
         self.std = np.ones(C) if std is None else np.asarray(std, dtype=np.float64)
         self.metadata = {}
 
-        rng = np.random.default_rng(seed)
+        rng = generator(seed)  # an int: a generator of its own; None: np.random
         self.params = {}
         for name, shape in self.param_shapes().items():
             if name.startswith("b"):

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 DROPOUT_MASK = (
-    "        mask = (np.random.rand(*x.shape) < p).astype(x.dtype) / p  # like x: 0 or 1 / p\n"
+    "        mask = (rng.random(x.shape) < p).astype(x.dtype) / p  # like x: 0 or 1 / p\n"
 )
 CASES = {
     "dropout zeros": (
