@@ -53,7 +53,10 @@ _MATHTEXT_SWAPS = [
     (re.compile(r"\\[lr]vert(?![A-Za-z])"), "|"),
     (re.compile(r"\\(?:label|tag)\{[^{}]*\}"), ""),
 ]
-_ENV = re.compile(r"\\begin\{(?:aligned|align\*?|gathered|gather\*?|split|eqnarray\*?)\}(.*?)\\end\{[a-z]+\*?\}", re.S)
+_ENV = re.compile(
+    r"\\begin\{(?:aligned|align\*?|gathered|gather\*?|split|eqnarray\*?)\}(.*?)\\end\{[a-z]+\*?\}",
+    re.S,
+)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -112,7 +115,7 @@ def math_svg(line, size=16.0):
         f'<svg class="math" role="img" '
         f'aria-label="{html.escape(line)}" viewBox="{_num(x0)} {_num(-(y0 + h))} {_num(w)} {_num(h)}" '
         f'style="width:{w / size:.3f}em;height:{h / size:.3f}em;vertical-align:{y0 / size:.3f}em">'
-        f"<title>{html.escape(line)}</title><path d=\"{' '.join(d)}\"/></svg>"
+        f'<title>{html.escape(line)}</title><path d="{" ".join(d)}"/></svg>'
     )
 
 
@@ -208,7 +211,9 @@ def output_text(out):
 
 def output_image(out):
     """(mime, base64 data) of a PNG or JPEG output, else None."""
-    data = out.get("data", {}) if out.get("output_type") in ("display_data", "execute_result") else {}
+    data = (
+        out.get("data", {}) if out.get("output_type") in ("display_data", "execute_result") else {}
+    )
     for mime in _IMAGE_TYPES:
         if mime in data:
             return mime, data[mime]
@@ -282,7 +287,9 @@ def question_html(q):
             outputs_html(q.outputs),
         ]
     else:
-        body = markdown_html(q.answer, q.attachments) if not q.empty else "<p><em>(no answer)</em></p>"
+        body = (
+            markdown_html(q.answer, q.attachments) if not q.empty else "<p><em>(no answer)</em></p>"
+        )
         parts += ["<h3>Answer</h3>", f'<div class="answer">{body}</div>']
     parts.append("</section>")
     return "\n".join(parts)

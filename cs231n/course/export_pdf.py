@@ -191,7 +191,15 @@ class _Pages:
         self.header, self.title = header, title
         self.y = PAGE_H - MARGIN + 18
         self.text(MARGIN, self.y, header, "normal", SMALL, GREY)
-        self.text(PAGE_W - MARGIN, MARGIN - 24, f"page {self.page_number}", "normal", SMALL, GREY, ha="right")
+        self.text(
+            PAGE_W - MARGIN,
+            MARGIN - 24,
+            f"page {self.page_number}",
+            "normal",
+            SMALL,
+            GREY,
+            ha="right",
+        )
         self.y -= 8
         self.paragraph(
             Para([(title + (" (continued)" if continued else ""), "bold")], size=TITLE),
@@ -271,7 +279,11 @@ class _Pages:
             if style == "math" and w > width:  # a long formula: drawn smaller to fit
                 size *= width / w
                 w = self.measure(text, style, size)[0]
-            pieces = [text] if w <= width or style == "math" else self._split_long(text, style, size, width)
+            pieces = (
+                [text]
+                if w <= width or style == "math"
+                else self._split_long(text, style, size, width)
+            )
             for k, piece in enumerate(pieces):
                 w = self.measure(piece, style, size)[0]
                 gap = space if (spaced and line and k == 0) else 0.0
@@ -314,7 +326,11 @@ class _Pages:
         if max_lines and len(lines) > max_lines:
             half = max_lines // 2
             cut = len(lines) - 2 * half
-            lines = lines[:half] + [f"... {cut} more lines: the HTML export has them all ..."] + lines[-half:]
+            lines = (
+                lines[:half]
+                + [f"... {cut} more lines: the HTML export has them all ..."]
+                + lines[-half:]
+            )
         step = pre.size * 1.25
         i = 0
         while i < len(lines):
@@ -322,7 +338,15 @@ class _Pages:
             fit = max(1, int((self.y - MARGIN - 6) / step))
             chunk = lines[i : i + fit]
             top, height = self.y, step * len(chunk) + 6
-            self.fig.patches.append(self._rect(MARGIN + pre.indent, top - height, PAGE_W - MARGIN - (MARGIN + pre.indent), height, pre.background))
+            self.fig.patches.append(
+                self._rect(
+                    MARGIN + pre.indent,
+                    top - height,
+                    PAGE_W - MARGIN - (MARGIN + pre.indent),
+                    height,
+                    pre.background,
+                )
+            )
             for k, line in enumerate(chunk):
                 if line:
                     self.text(left, top - 3 - pre.size - k * step, line, "code", pre.size)
@@ -333,7 +357,9 @@ class _Pages:
     def _rect(self, x, y, w, h, color):
         from matplotlib.patches import Rectangle
 
-        return Rectangle((x, y), w, h, transform=self.pt, facecolor=color, edgecolor="none", zorder=-1)
+        return Rectangle(
+            (x, y), w, h, transform=self.pt, facecolor=color, edgecolor="none", zorder=-1
+        )
 
     def math(self, block):
         for line in block.lines:
@@ -375,7 +401,11 @@ class _Pages:
             elif isinstance(b, Pre):
                 if b.size < 1:  # a rule
                     self.room(6)
-                    self.fig.patches.append(self._rect(MARGIN + b.indent, self.y - 3, WIDTH - b.indent, 0.6, b.background))
+                    self.fig.patches.append(
+                        self._rect(
+                            MARGIN + b.indent, self.y - 3, WIDTH - b.indent, 0.6, b.background
+                        )
+                    )
                     self.y -= 8
                 else:
                     self.preformatted(b)
@@ -394,7 +424,10 @@ def question_page(pages, assignment, q):
     pages.new_page(header, q.title)
     if q.found_by != "markers":
         pages.paragraph(
-            Para([(f"Found without its markers (they were deleted): {q.found_by}.", "italic")], color=ORANGE)
+            Para(
+                [(f"Found without its markers (they were deleted): {q.found_by}.", "italic")],
+                color=ORANGE,
+            )
         )
     if q.prompt:
         pages.label("Question", GREY)

@@ -87,9 +87,10 @@ def _plain(line):
 
 
 def _title_of(prompt_cell):
-    """"Inline Question 2 - True or False" from the cell that asks it."""
+    """ "Inline Question 2 - True or False" from the cell that asks it."""
     m = _ASKS.search(prompt_cell)
     line = prompt_cell[m.start() :].splitlines()[0] if m else prompt_cell.strip().splitlines()[0]
+    line = _POINTS.sub("", line)  # the points go in their own field
     return re.sub(r"[ \t]+", " ", _plain(line.replace("**", " ").replace("*", " ")))
 
 
@@ -115,7 +116,9 @@ def _pair(text, pattern, where):
                     f"{where}: the END marker of {open_[0]} is missing; its answer was taken up "
                     f"to the START of {m['name']}."
                 )
-                regions.append((open_[0], text[open_[1].end() : m.start()], open_[1].start(), m.start()))
+                regions.append(
+                    (open_[0], text[open_[1].end() : m.start()], open_[1].start(), m.start())
+                )
             open_ = (m["name"], m)
             continue
         if open_ is not None:
@@ -236,7 +239,10 @@ def scan_notebook(nb, notebook="notebook.ipynb", assignment=None):
             regions, w = _pair(cell.source, _ANSWER_MARK, where)
             if not regions:
                 regions = _solution_regions(cell.source, where)
-                regions = [(n, b, len("\n".join(cell.source.splitlines()[:s])), e) for n, b, s, e in regions]
+                regions = [
+                    (n, b, len("\n".join(cell.source.splitlines()[:s])), e)
+                    for n, b, s, e in regions
+                ]
             found += [(i, INLINE, n, b.strip(), s) for n, b, s, _ in regions]
         elif cell.cell_type == "code":
             regions, w = _pair(cell.source, _CODE_MARK, where)
@@ -258,7 +264,9 @@ def scan_notebook(nb, notebook="notebook.ipynb", assignment=None):
         if kind == INLINE:
             asked = _asking_cells(cells, i, answers_at)
             before = cell.source[:start].strip()
-            prompt = "\n\n".join([cells[j].source.strip() for j in asked] + ([before] if before else []))
+            prompt = "\n\n".join(
+                [cells[j].source.strip() for j in asked] + ([before] if before else [])
+            )
             title = _title_of(prompt) if prompt.strip() else name
             outputs = []
         else:
@@ -325,7 +333,11 @@ def _answers_without_markers(nb, notebook, assignment, found, sections, warnings
             name = f"{prefix}.{notebook.split('.')[0]}_cell_{nxt + 1}"
         names.add(name)
         if nxt < zone_end:
-            answer, cell, how = cells[nxt].source.strip(), nxt, "the Markdown cell after the question"
+            answer, cell, how = (
+                cells[nxt].source.strip(),
+                nxt,
+                "the Markdown cell after the question",
+            )
             warnings.append(
                 f"{notebook}: the answer to '{title}' ({name}) had lost its invisible markers; "
                 f"exported cell {nxt + 1}, the Markdown cell right after the question. Check "
