@@ -138,7 +138,7 @@ def collect(root, assignment, out=None, pdf=True):
                 nb = nbformat.reads(data.decode("utf-8"), as_version=4)
             except Exception as exc:  # noqa: BLE001 - any unreadable notebook
                 raise CollectError(f"{rel} is not a readable notebook ({exc}).") from exc
-            found, found_warnings = scan_notebook(nb, rel.name, assignment)
+            found, found_warnings = scan_notebook(nb, rel.name, assignment, where=str(rel))
             questions += found
             warnings += notebook_warnings(nb, rel, found) + found_warnings
         blobs.append((rel.as_posix(), data))

@@ -110,11 +110,12 @@ def math_svg(line, size=16.0):
         }[code]
         d.append("Z" if letter == "Z" else f"{letter}{pts}")
     pad = size * 0.05
+    k = 1.12 / size  # em per path unit: mathtext's fractions and scripts are small, so enlarge
     x0, y0, w, h = box.x0 - pad, box.y0 - pad, box.width + 2 * pad, box.height + 2 * pad
     return (
         f'<svg class="math" role="img" '
         f'aria-label="{html.escape(line)}" viewBox="{_num(x0)} {_num(-(y0 + h))} {_num(w)} {_num(h)}" '
-        f'style="width:{w / size:.3f}em;height:{h / size:.3f}em;vertical-align:{y0 / size:.3f}em">'
+        f'style="width:{k * w:.3f}em;height:{k * h:.3f}em;vertical-align:{k * y0:.3f}em">'
         f'<title>{html.escape(line)}</title><path d="{" ".join(d)}"/></svg>'
     )
 
@@ -271,11 +272,8 @@ def question_html(q):
         f'<p class="meta">{html.escape(q.notebook)} · {html.escape(q.kind)} · '
         f"<code>{html.escape(q.id)}</code> · points: {points}</p>",
     ]
-    if q.found_by != "markers":
-        parts.append(
-            f'<p class="warning">Found without its markers (they were deleted): '
-            f"{html.escape(q.found_by)}.</p>"
-        )
+    if q.notice:
+        parts.append(f'<p class="warning">{html.escape(q.notice)}</p>')
     if q.prompt:
         parts.append(f'<div class="prompt">{markdown_html(q.prompt)}</div>')
     if q.kind == CODE:

@@ -274,7 +274,7 @@ class _Pages:
                 lines.append(line)
                 line, x = [], 0.0
                 continue
-            size = para.size * (0.92 if style == "code" else 1.0)
+            size = para.size * {"code": 0.92, "math": 1.1}.get(style, 1.0)
             w = self.measure(text, style, size)[0]
             if style == "math" and w > width:  # a long formula: drawn smaller to fit
                 size *= width / w
@@ -372,14 +372,14 @@ class _Pages:
         self.y -= 4
 
     def image(self, mime, data):
+        """Draw a base64 PNG or JPEG at its size (at most the page's); False if unreadable."""
         from matplotlib.image import imread
 
         try:
             raw = base64.b64decode("".join(data) if isinstance(data, list) else data)
             array = imread(io.BytesIO(raw), format=mime.split("/")[1])
-        except Exception:  # noqa: BLE001 - any undecodable image: say so, go on
-            self.paragraph(Para([("(an image output that could not be read)", "italic")]))
-            return
+        except Exception:  # noqa: BLE001 - any undecodable image: its text is shown instead
+            return False
         h_px, w_px = array.shape[:2]
         w = min(WIDTH, w_px * 0.72)  # a notebook's figure dpi is 100: 0.72 pt per pixel
         h = w * h_px / w_px
@@ -393,6 +393,7 @@ class _Pages:
         ax.imshow(array, interpolation="none", aspect="auto")
         ax.set_axis_off()
         self.y -= h + 8
+        return True
 
     def blocks(self, blocks):
         for b in blocks:
@@ -422,13 +423,8 @@ def question_page(pages, assignment, q):
     points = "points: not stated" if q.points is None else f"points: {q.points:g}"
     header = f"{assignment} · {q.notebook} · {q.kind} · {q.id} · {points}"
     pages.new_page(header, q.title)
-    if q.found_by != "markers":
-        pages.paragraph(
-            Para(
-                [(f"Found without its markers (they were deleted): {q.found_by}.", "italic")],
-                color=ORANGE,
-            )
-        )
+    if q.notice:
+        pages.paragraph(Para([(q.notice, "italic")], color=ORANGE))
     if q.prompt:
         pages.label("Question", GREY)
         pages.blocks(markdown_blocks(q.prompt, size=BODY * 0.95, color="#222222"))
@@ -440,8 +436,7 @@ def question_page(pages, assignment, q):
             pages.paragraph(Para([("(no output)", "italic")]))
         for out in q.outputs:
             image = output_image(out)
-            if image:
-                pages.image(*image)
+            if image and pages.image(*image):
                 continue
             text = output_text(out)
             if text:

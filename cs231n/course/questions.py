@@ -62,7 +62,21 @@ class Question:
     points: float | None = None  # as stated by the notebook's text, else None
     outputs: list = field(default_factory=list)  # the code cell's outputs (code regions)
     attachments: dict = field(default_factory=dict)  # the answer cell's attachments
-    found_by: str = "markers"  # "markers", or how it was found without them
+    # "markers"; "position": the Markdown cell after the question, its markers deleted;
+    # "missing": no answer cell after the question at all
+    found_by: str = "markers"
+
+    @property
+    def notice(self):
+        """What the grader should know about how the answer was found ("" if by markers)."""
+        if self.found_by == "position":
+            return (
+                "The invisible markers of this answer were deleted: shown is the Markdown cell "
+                f"right after the question (cell {self.cell + 1})."
+            )
+        if self.found_by == "missing":
+            return "No answer cell was found: the cell after the question was deleted."
+        return ""
 
     @property
     def empty(self):
@@ -215,13 +229,14 @@ def error_warnings(nb, notebook):
     return warnings
 
 
-def scan_notebook(nb, notebook="notebook.ipynb", assignment=None):
+def scan_notebook(nb, notebook="notebook.ipynb", assignment=None, where=None):
     """Every question graded by hand in ``nb``, and warnings about how they were found.
 
     Parameters
     ----------
     nb : nbformat.NotebookNode, version 4
-    notebook : str, the notebook's name (in ids found by position and in warnings)
+    notebook : str, the notebook's name (in ids found by position)
+    where : str, how warnings name the notebook (default: ``notebook``)
     assignment : str or None, e.g. "assignment1" (names an answer found by position when
         the notebook holds no other region)
 
@@ -230,11 +245,11 @@ def scan_notebook(nb, notebook="notebook.ipynb", assignment=None):
     questions : list of Question, in the order of the notebook
     warnings : list of str
     """
-    cells, warnings = nb.cells, []
+    cells, warnings, where_nb = nb.cells, [], where or notebook
     sections = _sections(cells)
     found = []  # (cell index, kind, name, body, start of the region in the cell's text)
     for i, cell in enumerate(cells):
-        where = f"{notebook} cell {i + 1}"
+        where = f"{where_nb} cell {i + 1}"
         if cell.cell_type == "markdown":
             regions, w = _pair(cell.source, _ANSWER_MARK, where)
             if not regions:
@@ -291,7 +306,9 @@ def scan_notebook(nb, notebook="notebook.ipynb", assignment=None):
             )
         )
 
-    questions += _answers_without_markers(nb, notebook, assignment, found, sections, warnings)
+    recovered, lost = _answers_without_markers(nb, notebook, assignment, found, sections)
+    questions += recovered
+    warnings += [f"{where_nb}: {w}" for w in lost]
     questions.sort(key=lambda q: q.cell)
     titles = [q.title for q in questions if q.kind == CODE]
     parts = {}
@@ -303,17 +320,18 @@ def scan_notebook(nb, notebook="notebook.ipynb", assignment=None):
     for q in questions:
         seen[q.id] = seen.get(q.id, 0) + 1
         if seen[q.id] == 2:
-            warnings.append(f"{notebook}: {q.id} is fenced twice; both are exported.")
+            warnings.append(f"{where_nb}: {q.id} is fenced twice; both are exported.")
     return questions, warnings
 
 
-def _answers_without_markers(nb, notebook, assignment, found, sections, warnings):
-    """Inline questions whose answer lost its markers: the Markdown cell right after them."""
+def _answers_without_markers(nb, notebook, assignment, found, sections):
+    """Inline questions whose answer lost its markers (the Markdown cell right after them),
+    and a warning for each."""
     cells = nb.cells
     answered = {i for i, kind, *_ in found if kind == INLINE}
     names = {name for _, _, name, *_ in found}
     prefix = _prefix(names, notebook, assignment)
-    recovered = []
+    recovered, warnings = [], []
     asks = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and _ASKS.search(c.source)]
     for q in asks:
         if q in answered:
@@ -336,17 +354,17 @@ def _answers_without_markers(nb, notebook, assignment, found, sections, warnings
             answer, cell, how = (
                 cells[nxt].source.strip(),
                 nxt,
-                "the Markdown cell after the question",
+                "position",
             )
             warnings.append(
-                f"{notebook}: the answer to '{title}' ({name}) had lost its invisible markers; "
+                f"the answer to '{title}' ({name}) had lost its invisible markers; "
                 f"exported cell {nxt + 1}, the Markdown cell right after the question. Check "
                 "that it holds your answer."
             )
         else:
-            answer, cell, how = "", -1, "none: no Markdown cell after the question"
+            answer, cell, how = "", -1, "missing"
             warnings.append(
-                f"{notebook}: no answer cell was found for '{title}' ({name}): the Markdown cell "
+                f"no answer cell was found for '{title}' ({name}): the Markdown cell "
                 "after the question was deleted. Add one under the question with your answer."
             )
         recovered.append(
@@ -364,7 +382,7 @@ def _answers_without_markers(nb, notebook, assignment, found, sections, warnings
                 found_by=how,
             )
         )
-    return recovered
+    return recovered, warnings
 
 
 def manual_questions(nb, notebook=None):
