@@ -101,6 +101,15 @@ def _free_name(path):
     raise CollectError(f"too many earlier submissions named like {path}.")
 
 
+def _free_names(paths):
+    """``paths`` with one common -1, -2, ... suffix, the first that none of them uses."""
+    for i in range(10_000):
+        named = [p if i == 0 else p.with_name(f"{p.stem}-{i}{p.suffix}") for p in paths]
+        if not any(p.exists() for p in named):
+            return named
+    raise CollectError(f"too many earlier submissions named like {paths[0]}.")
+
+
 def _write_new(path, data):
     """Write ``data`` to ``path``, or to a free name beside it; return the path written."""
     path = _free_name(path)
@@ -127,13 +136,7 @@ def collect(root, assignment, out=None, pdf=True):
     warnings, questions, blobs = [], [], []
     for rel in files:
         data = (root / rel).read_bytes()
-        if len(data) > MAX_FILE_BYTES:
-            warnings.append(
-                f"{rel} is {len(data) / 2**20:.1f} MiB, over the "
-                f"{MAX_FILE_BYTES // 2**20} MiB limit; it was left out (clear large outputs)."
-            )
-            continue
-        if rel.suffix == ".ipynb":
+        if rel.suffix == ".ipynb":  # its answers are exported even when it is too large
             try:
                 nb = nbformat.reads(data.decode("utf-8"), as_version=4)
             except Exception as exc:  # noqa: BLE001 - any unreadable notebook
@@ -141,6 +144,12 @@ def collect(root, assignment, out=None, pdf=True):
             found, found_warnings = scan_notebook(nb, rel.name, assignment, where=str(rel))
             questions += found
             warnings += notebook_warnings(nb, rel, found) + found_warnings
+        if len(data) > MAX_FILE_BYTES:
+            warnings.append(
+                f"{rel} is {len(data) / 2**20:.1f} MiB, over the "
+                f"{MAX_FILE_BYTES // 2**20} MiB limit; it was left out (clear large outputs)."
+            )
+            continue
         blobs.append((rel.as_posix(), data))
 
     page = questions_html(assignment, questions).encode("utf-8")

@@ -235,6 +235,13 @@ def test_large_files_are_left_out_with_a_warning(tmp_path):
     zip_path, _, _, warnings = collect(root, "assignment1", pdf=False)
     assert any("huge.py" in m and "limit" in m for m in warnings)
     assert "cs231n/huge.py" not in zipfile.ZipFile(zip_path).namelist()
+    nb = nbformat.read(root / "assignment1" / "knn.ipynb", as_version=4)
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="x" * 6_000_000)]
+    nbformat.write(nb, root / "assignment1" / "knn.ipynb")
+    zip_path, html_path, _, warnings = collect(root, "assignment1", pdf=False)
+    assert any("knn.ipynb" in m and "limit" in m for m in warnings)
+    assert "assignment1/knn.ipynb" not in zipfile.ZipFile(zip_path).namelist()
+    assert "a1.knn.q1" in html_path.read_text(), "its answers are exported all the same"
 
 
 def test_wrong_folder_and_broken_notebook_are_clear_errors(tmp_path):
