@@ -165,11 +165,16 @@ def collect(root, assignment, out=None, pdf=True):
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in blobs:
             _zip_entry(zf, name, data)
-    zip_path = _write_new(
-        Path(out) if out else root / f"{assignment}_submission.zip", buf.getvalue()
+    # One suffix for the three: a second run writes ..._submission-1.zip, ..._answers-1.*
+    zip_name, html_name, pdf_name = _free_names(
+        [
+            root / f"{assignment}_{what}"
+            for what in ("submission.zip", "answers.html", "answers.pdf")
+        ]
     )
-    html_path = _write_new(root / f"{assignment}_answers.html", page)
-    pdf_path = _write_new(root / f"{assignment}_answers.pdf", pdf_bytes) if pdf_bytes else None
+    zip_path = _write_new(Path(out) if out else zip_name, buf.getvalue())
+    html_path = _write_new(html_name, page)
+    pdf_path = _write_new(pdf_name, pdf_bytes) if pdf_bytes else None
     return zip_path, html_path, pdf_path, warnings
 
 

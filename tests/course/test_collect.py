@@ -227,6 +227,12 @@ def test_never_overwrites_an_earlier_zip_or_export(tmp_path):
     assert second != first and first.read_bytes() == first_bytes
     assert (root / "assignment1_answers.html").read_text() == "the student's own file"
     assert len({html1, html2, root / "assignment1_answers.html"}) == 3
+    third, html3, pdf3, _ = collect(root, "assignment1")
+    assert {p.name for p in (third, html3, pdf3)} == {
+        "assignment1_submission-3.zip",
+        "assignment1_answers-3.html",
+        "assignment1_answers-3.pdf",
+    }, "one suffix for the files of one run"
 
 
 def test_large_files_are_left_out_with_a_warning(tmp_path):
