@@ -329,3 +329,16 @@ def test_every_question_of_a_filled_release_is_exported(tmp_path):
     )
     assert not any("is empty" in w for w in warnings)
     assert _pdf_pages(pdf_path) >= len(listed)
+
+
+@pytest.mark.parametrize("assignment", ["assignment2", "assignment3"])
+def test_every_question_of_later_releases_is_listed(tmp_path, assignment):
+    root, expected = _filled_release(tmp_path, assignment)
+    zip_path, _, _, warnings = collect(root, assignment, pdf=False)
+    with zipfile.ZipFile(zip_path) as zf:
+        listed = json.loads(zf.read(f"{assignment}_questions.json"))["questions"]
+    found = {}
+    for q in listed:
+        found.setdefault(q["notebook"], set()).add(q["id"])
+    assert found == expected
+    assert not any("marker" in w or "is empty" in w for w in warnings)
