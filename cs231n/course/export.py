@@ -65,8 +65,13 @@ def mathtext_lines(tex):
 
     Multi-line environments (``aligned``, ``align``, ``gather``) become one line per row.
     """
-    from matplotlib.mathtext import MathTextParser
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
 
+    # Parsed as TextPath will parse it (same parser, dpi and font), so that math_svg finds
+    # the parse in mathtext's cache instead of parsing again.
+    prop = FontProperties()
+    prop.set_size(text_to_path.FONT_SCALE)
     tex = tex.strip()
     m = _ENV.fullmatch(tex)
     rows = re.split(r"\\\\", m.group(1)) if m else [tex]
@@ -79,7 +84,7 @@ def mathtext_lines(tex):
         if not row:
             continue
         try:
-            MathTextParser("path").parse(f"${row}$")
+            text_to_path.mathtext_parser.parse(f"${row}$", text_to_path.DPI, prop)
         except Exception:  # noqa: BLE001 - pyparsing errors of any kind: draw it as source
             return None
         lines.append(row)
