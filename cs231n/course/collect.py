@@ -6,33 +6,33 @@ Run from the root of your assignment folder (the one with ``cs231n/`` and
     cs231n collect assignment1
 
 It writes ``assignment1_submission.zip`` holding the package's source files and the
-assignment's executed notebooks, and ``assignment1_inline_answers.html``, a readable
-export of your inline answers (and a PDF of it when a converter is available). It warns
-about notebooks that were not executed, cells run out of order, answers left empty, and
-files too large to submit. It never modifies your files and never overwrites an earlier
-zip: a new name is chosen instead.
+assignment's executed notebooks, and the written half of your work, graded by hand:
+``assignment1_answers.html`` and ``assignment1_answers.pdf`` show, one question per page,
+each inline question with your answer and each code region of a notebook with its code
+and outputs (upload the PDF where your course asks for it, e.g. to Gradescope). The zip
+holds both, and ``assignment1_questions.json``, the list of those questions.
+
+It warns about notebooks that were not executed, cells run out of order or ending in an
+error, answers left empty or whose invisible markers were deleted (the answer is still
+exported), and files too large to submit. It never modifies your files and never
+overwrites an earlier zip or export: a new name is chosen instead.
 """
 
-import html
 import io
-import re
-import shutil
-import subprocess
+import json
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
 import nbformat
 
-from cs231n.course.markers import parse_regions
-from cs231n.course.stubs import ANSWER_PLACEHOLDER
+from cs231n.course.questions import INLINE, error_warnings, manual_questions, scan_notebook
+
+__all__ = ["CollectError", "collect", "extract_answers", "manual_questions", "submission_files"]
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 ZIP_DATE = (2000, 1, 1, 0, 0, 0)
-_ANSWER = re.compile(
-    r"<!-- START OF YOUR ANSWER (?P<name>\S+) -->\n?(?P<body>.*?)\n?<!-- END OF YOUR ANSWER (?P=name) -->",
-    re.DOTALL,
-)
 
 
 class CollectError(RuntimeError):
@@ -58,21 +58,12 @@ def submission_files(root, assignment):
 
 
 def extract_answers(nb):
-    """[(name, answer text)] of every inline answer region in a notebook."""
-    answers = []
-    for cell in nb.cells:
-        if cell.cell_type != "markdown":
-            continue
-        for m in _ANSWER.finditer(cell.source):  # a student's release
-            answers.append((m["name"], m["body"].strip()))
-        lines = cell.source.splitlines()
-        for r in parse_regions(cell.source):  # the solutions themselves
-            answers.append((r.name, "\n".join(r.body(lines)).strip()))
-    return answers
+    """[(name, answer text)] of every inline answer in a notebook (markers or not)."""
+    return [(q.id, q.answer) for q in scan_notebook(nb)[0] if q.kind == INLINE]
 
 
-def notebook_warnings(nb, rel):
-    """Problems a grader would hit: unexecuted cells, out-of-order runs, empty answers."""
+def notebook_warnings(nb, rel, questions=()):
+    """Problems a grader would hit: unexecuted cells, out-of-order runs, errors, empty answers."""
     warnings = []
     code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
     unexecuted = [i for i, c in enumerate(code) if c.get("execution_count") is None]
@@ -85,29 +76,18 @@ def notebook_warnings(nb, rel):
         warnings.append(
             f"{rel}: cells were run out of order; use Restart & Run All before submitting."
         )
-    for name, text in extract_answers(nb):
-        if not text or ANSWER_PLACEHOLDER in text:
-            warnings.append(f"{rel}: inline answer {name} is empty.")
+    warnings += error_warnings(nb, rel)
+    for q in questions:
+        if q.kind == INLINE and q.empty:
+            warnings.append(f"{rel}: inline answer {q.id} ('{q.title}') is empty.")
     return warnings
 
 
-def answers_html(assignment, per_notebook):
-    """A standalone HTML page of every inline answer, notebook by notebook."""
-    parts = [
-        "<!DOCTYPE html>",
-        f"<html><head><meta charset='utf-8'><title>{assignment} inline answers</title>",
-        "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto}"
-        "pre{white-space:pre-wrap;background:#f6f6f6;padding:.8em}</style></head><body>",
-        f"<h1>{html.escape(assignment)}: inline answers</h1>",
-    ]
-    for notebook, answers in per_notebook:
-        parts.append(f"<h2>{html.escape(notebook)}</h2>")
-        if not answers:
-            parts.append("<p><em>No inline questions.</em></p>")
-        for name, text in answers:
-            parts.append(f"<h3>{html.escape(name)}</h3><pre>{html.escape(text or '(empty)')}</pre>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+def _zip_entry(zf, name, data):
+    info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    zf.writestr(info, data)
 
 
 def _free_name(path):
@@ -121,72 +101,90 @@ def _free_name(path):
     raise CollectError(f"too many earlier submissions named like {path}.")
 
 
-def _to_pdf(html_path):
-    """Convert the answers page to PDF when a converter is installed; else None."""
-    for tool in ("wkhtmltopdf", "chromium", "chromium-browser"):
-        exe = shutil.which(tool)
-        if not exe:
-            continue
-        pdf = html_path.with_suffix(".pdf")
-        cmd = (
-            [exe, "--quiet", str(html_path), str(pdf)]
-            if tool == "wkhtmltopdf"
-            else [
-                exe,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                f"--print-to-pdf={pdf}",
-                html_path.resolve().as_uri(),
-            ]
-        )
-        try:
-            subprocess.run(cmd, capture_output=True, timeout=120, check=True)
-        except (subprocess.SubprocessError, OSError):
-            continue
-        if pdf.exists():
-            return pdf
-    return None
+def _free_names(paths):
+    """``paths`` with one common -1, -2, ... suffix, the first that none of them uses."""
+    for i in range(10_000):
+        named = [p if i == 0 else p.with_name(f"{p.stem}-{i}{p.suffix}") for p in paths]
+        if not any(p.exists() for p in named):
+            return named
+    raise CollectError(f"too many earlier submissions named like {paths[0]}.")
+
+
+def _write_new(path, data):
+    """Write ``data`` to ``path``, or to a free name beside it; return the path written."""
+    path = _free_name(path)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return path
 
 
 def collect(root, assignment, out=None, pdf=True):
-    """Write the submission zip and the answers export; return (zip path, html, warnings)."""
+    """Write the submission zip and the export of the questions graded by hand.
+
+    Returns
+    -------
+    zip_path : Path
+    html_path : Path, the answers page (beside the zip, and in it)
+    pdf_path : Path or None (``pdf=False``), the same one question per page (in the zip too)
+    warnings : list of str, for the student to read
+    """
+    from cs231n.course.export import questions_html
+
     root = Path(root).resolve()
     files = submission_files(root, assignment)
-    warnings, per_notebook = [], []
+    warnings, questions, blobs = [], [], []
+    for rel in files:
+        data = (root / rel).read_bytes()
+        if rel.suffix == ".ipynb":  # its answers are exported even when it is too large
+            try:
+                nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+            except Exception as exc:  # noqa: BLE001 - any unreadable notebook
+                raise CollectError(f"{rel} is not a readable notebook ({exc}).") from exc
+            found, found_warnings = scan_notebook(nb, rel.name, assignment, where=str(rel))
+            questions += found
+            warnings += notebook_warnings(nb, rel, found) + found_warnings
+        if len(data) > MAX_FILE_BYTES:
+            warnings.append(
+                f"{rel} is {len(data) / 2**20:.1f} MiB, over the "
+                f"{MAX_FILE_BYTES // 2**20} MiB limit; it was left out (clear large outputs)."
+            )
+            continue
+        blobs.append((rel.as_posix(), data))
+
+    page = questions_html(assignment, questions).encode("utf-8")
+    manifest = json.dumps(
+        {"assignment": assignment, "questions": [q.manifest() for q in questions]}, indent=2
+    ).encode("utf-8")
+    blobs += [(f"{assignment}_answers.html", page), (f"{assignment}_questions.json", manifest)]
+    pdf_bytes = _pdf_bytes(assignment, questions) if pdf else None
+    if pdf_bytes is not None:
+        blobs.append((f"{assignment}_answers.pdf", pdf_bytes))
+
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for rel in files:
-            data = (root / rel).read_bytes()
-            if len(data) > MAX_FILE_BYTES:
-                warnings.append(
-                    f"{rel} is {len(data) / 2**20:.1f} MiB, over the "
-                    f"{MAX_FILE_BYTES // 2**20} MiB limit; it was left out (clear large outputs)."
-                )
-                continue
-            if rel.suffix == ".ipynb":
-                try:
-                    nb = nbformat.reads(data.decode("utf-8"), as_version=4)
-                except Exception as exc:  # noqa: BLE001 - any unreadable notebook
-                    raise CollectError(f"{rel} is not a readable notebook ({exc}).") from exc
-                warnings += notebook_warnings(nb, rel)
-                per_notebook.append((rel.name, extract_answers(nb)))
-            info = zipfile.ZipInfo(rel.as_posix(), date_time=ZIP_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, data)
-        page = answers_html(assignment, per_notebook)
-        info = zipfile.ZipInfo(f"{assignment}_inline_answers.html", date_time=ZIP_DATE)
-        info.external_attr = 0o644 << 16
-        zf.writestr(info, page)
-    zip_path = _free_name(Path(out) if out else root / f"{assignment}_submission.zip")
-    tmp = zip_path.with_name(zip_path.name + ".part")
-    tmp.write_bytes(buf.getvalue())
-    tmp.replace(zip_path)
-    html_path = _free_name(root / f"{assignment}_inline_answers.html")
-    html_path.write_text(page, encoding="utf-8")
-    pdf_path = _to_pdf(html_path) if pdf else None
+        for name, data in blobs:
+            _zip_entry(zf, name, data)
+    # One suffix for the three: a second run writes ..._submission-1.zip, ..._answers-1.*
+    zip_name, html_name, pdf_name = _free_names(
+        [
+            root / f"{assignment}_{what}"
+            for what in ("submission.zip", "answers.html", "answers.pdf")
+        ]
+    )
+    zip_path = _write_new(Path(out) if out else zip_name, buf.getvalue())
+    html_path = _write_new(html_name, page)
+    pdf_path = _write_new(pdf_name, pdf_bytes) if pdf_bytes else None
     return zip_path, html_path, pdf_path, warnings
+
+
+def _pdf_bytes(assignment, questions):
+    from cs231n.course.export_pdf import questions_pdf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "answers.pdf"
+        questions_pdf(path, assignment, questions)
+        return path.read_bytes()
 
 
 def _cmd(args):
@@ -201,7 +199,7 @@ def _cmd(args):
     for w in warnings:
         print(f"WARNING: {w}", file=sys.stderr)
     print(f"Wrote {zip_path}")
-    print(f"Inline answers: {html_path}" + (f" and {pdf_path}" if pdf_path else ""))
+    print(f"Answers graded by hand: {html_path}" + (f" and {pdf_path}" if pdf_path else ""))
     return 0
 
 
@@ -212,5 +210,5 @@ def register(sub):
     p.add_argument("assignment", help="assignment1, assignment2 or assignment3")
     p.add_argument("--dir", default=".", help="the assignment folder (default: here)")
     p.add_argument("--out", help="zip to write (default: <assignment>_submission.zip)")
-    p.add_argument("--no-pdf", action="store_true", help="skip the PDF export")
+    p.add_argument("--no-pdf", action="store_true", help="skip the PDF of the answers")
     p.set_defaults(func=_cmd)
