@@ -53,6 +53,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
 import numpy as np
 
 from cs231n.course import answers, readback, sandbox
@@ -372,6 +373,7 @@ class Grader:
         self.release = self._tmp / "release"
         build_release(self.root, self.assignment, self.release)
         self.runner = Path(__file__).with_name("_child.py").read_text()
+        self._manual = None  # the release's questions graded by hand, read once
 
     def close(self):
         try:
@@ -438,6 +440,33 @@ class Grader:
                 pass  # the folder goes with the grader's own at close()
         return score(test, inputs, expected, got)
 
+    def _manual_questions(self, notebooks):
+        """The questions graded by hand (from the release), each marked answered or not.
+
+        ``notebooks``: the folder of the student's notebooks (untrusted), or None when
+        the submission could not be read. Entries: {id, notebook, kind, title, points,
+        answered}; "answered" is None where the student's notebook could not be read.
+        """
+        from cs231n.course.questions import scan_notebook
+
+        if self._manual is None:
+            self._manual = []
+            for path in sorted((self.release / self.assignment).glob("*.ipynb")):
+                nb = nbformat.read(path, as_version=4)
+                self._manual += [q.manifest() for q in scan_notebook(nb, path.name)[0]]
+        answered = {}
+        for name in sorted({q["notebook"] for q in self._manual}):
+            path = None if notebooks is None else notebooks / name
+            try:
+                if path is None or not path.is_file() or path.is_symlink():
+                    continue
+                nb = nbformat.reads(readback.read_capped(path, 64 * 2**20).decode(), 4)
+                for q in scan_notebook(nb, name)[0]:
+                    answered[q.id] = not q.empty
+            except Exception:  # noqa: BLE001 - an unreadable notebook: not known
+                answered.update({q["id"]: None for q in self._manual if q["notebook"] == name})
+        return [{**q, "answered": answered.get(q["id"], False)} for q in self._manual]
+
     def grade(self, submission, jobs=1, seed=None, test_seeds=None):
         """Grade one submission (zip or folder); return a Gradescope results dict.
 
@@ -454,6 +483,7 @@ class Grader:
         seeds.update({k: int(v) for k, v in (test_seeds or {}).items() if k in seeds})
         work = Path(tempfile.mkdtemp(prefix="sub-", dir=self._tmp))
         notes, tests_out = [], []
+        manual = self._manual_questions(None)
         try:
             try:
                 pkg = work / "package"
@@ -475,6 +505,7 @@ class Grader:
                         for t in self.tests
                     ]
                     results = [_result_or_reason(f) for f in futures]
+                manual = self._manual_questions(student / self.assignment)
             for t, (score, msg) in zip(self.tests, results):
                 tests_out.append(
                     {
@@ -498,7 +529,7 @@ class Grader:
             "execution_time": round(time.perf_counter() - start, 2),
             "output": "\n".join(notes),
             "stdout_visibility": "visible",
-            "extra_data": {"seed": seed},
+            "extra_data": {"seed": seed, "manual": manual},
             "tests": tests_out,
         }
 
@@ -572,6 +603,7 @@ def feedback_markdown(name, result):
         ]
     if result.get("output"):
         lines += [result["output"], ""]
+    manual = result.get("extra_data", {}).get("manual") or []
     for t in result["tests"]:
         mark = "PASS" if t["score"] == t["max_score"] else "FAIL"
         seed = t.get("extra_data", {}).get("seed")
@@ -580,6 +612,19 @@ def feedback_markdown(name, result):
             + (f" [seed {seed}]" if seed is not None else "")
             + ("" if mark == "PASS" else f": {t['output']}")
         )
+    if manual:
+        lines += [
+            "",
+            f"## To be graded by hand ({len(manual)} questions, not in the score above)",
+            "",
+        ]
+        for q in manual:
+            state = {True: "answered", False: "no answer found", None: "notebook unreadable"}
+            points = f", {q['points']:g} points" if q.get("points") is not None else ""
+            lines.append(
+                f"- {q['title']} ({q['notebook']}, {q['kind']}{points}): "
+                f"{state.get(q.get('answered'), 'unknown')} `{q['id']}`"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -643,14 +688,17 @@ def grade_batch(grader, submissions, out_dir, jobs=2, seed=None, test_seeds=None
     buf = io.StringIO()
     writer = csv.writer(buf)
     test_names = [t.name for t in grader.tests]
-    writer.writerow(["submission", "score", "max_score", *test_names])
+    # The last column: the answered questions still to be graded by hand.
+    writer.writerow(["submission", "score", "max_score", *test_names, "to_grade_by_hand"])
     for name, result in rows:
+        manual = result.get("extra_data", {}).get("manual") or []
         writer.writerow(
             [
                 name,
                 f"{result['score']:g}",
                 f"{result['max_score']:g}",
                 *[f"{t['score']:g}" for t in result["tests"]],
+                sum(1 for q in manual if q.get("answered")),
             ]
         )
     _atomic_write(out_dir / "gradebook.csv", buf.getvalue())

@@ -344,6 +344,16 @@ def test_gradebook_and_feedback_for_a_batch(knn_grader, tmp_path):
     results = json.loads((tmp_path / "out" / "alice" / "results.json").read_text())
     assert {"score", "tests", "execution_time"} <= set(results)
     assert all({"name", "score", "max_score", "output"} <= set(t) for t in results["tests"])
+    # The written half: every question graded by hand is listed, answered or not.
+    manual = results["extra_data"]["manual"]
+    assert len(manual) >= 10 and {q["kind"] for q in manual} == {"inline answer", "code region"}
+    assert all(q["answered"] for q in manual)  # the solutions answer everything
+    bob = json.loads((tmp_path / "out" / "bob" / "results.json").read_text())
+    assert [q["id"] for q in bob["extra_data"]["manual"]] == [q["id"] for q in manual]
+    assert not any(q["answered"] for q in bob["extra_data"]["manual"])
+    assert csv[0].endswith(",to_grade_by_hand")
+    assert csv[1].endswith(f",{len(manual)}") and csv[2].endswith(",0")
+    assert "## To be graded by hand" in feedback and "no answer found" in feedback
 
 
 def test_notebooks_in_the_submission_are_well_formed(tmp_path):
