@@ -1,7 +1,7 @@
 """Answer tables: a model's test does not depend on the layers it calls (issue 8, item 1).
 
 The grader records the reference's calls to the functions a test answers
-(``cs231n.course.answers``); the child answers the student's matching calls with them
+(``cs231n.instructor.answers``); the child answers the student's matching calls with them
 (``_child.py``). Here: what is recorded (plain values only, nested calls, changes made in
 place), that every module is restored, how the child matches and falls back, and, through
 the real sandboxed grader, that a correct ``TwoLayerNet.loss`` earns its points beside
@@ -19,13 +19,13 @@ import numpy as np
 import pytest
 
 import cs231n.layers
-from cs231n.course import answers
-from cs231n.course.grade import Grader, load_tests, reference_run
-from cs231n.course.release import build_release
-from cs231n.course.stubs import transform
+from cs231n.instructor import answers
+from cs231n.instructor.grade import Grader, load_tests, reference_run
+from cs231n.instructor.release import build_release
+from cs231n.instructor.stubs import transform
 
 ROOT = Path(__file__).resolve().parents[2]
-CHILD = ROOT / "cs231n" / "course" / "_child.py"
+CHILD = ROOT / "cs231n" / "instructor" / "_child.py"
 
 
 def child_module():
@@ -138,8 +138,8 @@ def test_child_replays_changes_in_place():
 
 def region_functions():
     """{region name: "module:function" holding it} for the package's regions."""
-    from cs231n.course.markers import check_tree
-    from cs231n.course.stubs import _enclosing_functions
+    from cs231n.instructor.markers import check_tree
+    from cs231n.instructor.stubs import _enclosing_functions
 
     found = {}
     for path, regions in check_tree(ROOT).items():

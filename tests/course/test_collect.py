@@ -14,9 +14,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cs231n.course.collect import CollectError, collect, extract_answers, manual_questions
-from cs231n.course.markers import regions_in_file
-from cs231n.course.release import build_release
+from cs231n.instructor.markers import regions_in_file
+from cs231n.instructor.release import build_release
+from cs231n.submission.collect import CollectError, collect, extract_answers, manual_questions
 from tests.course.test_export import page_tags, remote_references
 
 ROOT = Path(__file__).resolve().parents[2]

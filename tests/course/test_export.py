@@ -10,9 +10,9 @@ from html.parser import HTMLParser
 import nbformat
 import pytest
 
-from cs231n.course.export import markdown_html, math_html, questions_html
-from cs231n.course.export_pdf import questions_pdf
-from cs231n.course.questions import manual_questions, points_in, scan_notebook
+from cs231n.submission.export import markdown_html, math_html, questions_html
+from cs231n.submission.export_pdf import questions_pdf
+from cs231n.submission.questions import manual_questions, points_in, scan_notebook
 
 
 class _Tags(HTMLParser):

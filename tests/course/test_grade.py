@@ -14,10 +14,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cs231n.course import sandbox
-from cs231n.course.collect import collect
-from cs231n.course.grade import Grader, grade_batch
-from cs231n.course.release import build_release
+from cs231n.instructor import sandbox
+from cs231n.instructor.grade import Grader, grade_batch
+from cs231n.instructor.release import build_release
+from cs231n.submission.collect import collect
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTS_DIR = ROOT / "tests" / "grading"
@@ -70,7 +70,7 @@ def student_tree(tmp_path, solved=True, name="student", assignment="assignment1"
     (root / assignment).mkdir(exist_ok=True)  # (an assignment may have no notebook yet)
     if solved:
         for src in (ROOT / "cs231n").rglob("*.py"):
-            if "__pycache__" not in src.parts:
+            if "__pycache__" not in src.parts and "instructor" not in src.parts:
                 dest = root / src.relative_to(ROOT)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(src, dest)
@@ -371,7 +371,7 @@ def _without_times(result):
 def test_a_grade_is_reproducible_from_its_recorded_seeds(knn_grader, tmp_path):
     """Every test records its seed; the same seeds give the same grade, bit for bit, and
     --replay results.json reproduces a disputed grade."""
-    from cs231n.course.grade import grade_batch, replay_seeds
+    from cs231n.instructor.grade import grade_batch, replay_seeds
 
     root = student_tree(tmp_path)
     path = root / KNN

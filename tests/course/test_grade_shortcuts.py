@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from cs231n.course import sandbox
-from cs231n.course.grade import Grader
-from cs231n.course.release import solution_tree
+from cs231n.instructor import sandbox
+from cs231n.instructor.grade import Grader
+from cs231n.instructor.release import solution_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(

@@ -26,14 +26,14 @@ from pathlib import Path
 
 import pytest
 
-from cs231n.course.grade import load_tests, reference_run, score, seed_of_test
-from cs231n.course.markers import parse_regions
-from cs231n.course.release import parse_assignment
-from cs231n.course.stubs import transform
+from cs231n.instructor.grade import load_tests, reference_run, score, seed_of_test
+from cs231n.instructor.markers import parse_regions
+from cs231n.instructor.release import parse_assignment
+from cs231n.instructor.stubs import transform
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTS_DIR = ROOT / "tests" / "grading"
-CHILD = ROOT / "cs231n" / "course" / "_child.py"
+CHILD = ROOT / "cs231n" / "instructor" / "_child.py"
 ASSIGNMENTS = ("assignment1", "assignment2", "assignment3")
 SEED = 20261204
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cs231n.course.markers import check_tree, parse_regions
-from cs231n.course.release import (
+from cs231n.instructor.markers import check_tree, parse_regions
+from cs231n.instructor.release import (
     ReleaseError,
     build_release,
     release_to_branch,

@@ -2,12 +2,12 @@
 
 import numpy as np
 
-from cs231n.course.grade import Registry
+from cs231n.instructor.grade import Registry
 
 TESTS = Registry()
 
 # A model's test grades the model, not its layers (they have their own tests): the layers
-# it calls answer with the reference's values (cs231n.course.answers).
+# it calls answer with the reference's values (cs231n.instructor.answers).
 LAYERS = ("cs231n.layers:*", "cs231n.layer_utils:*")
 
 # Regions graded by a test of the function that holds them (tests/course/test_grading_coverage.py).

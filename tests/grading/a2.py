@@ -17,12 +17,12 @@ masks, so that the network is graded apart from the dropout layer.
 
 import numpy as np
 
-from cs231n.course.grade import Registry
+from cs231n.instructor.grade import Registry
 
 TESTS = Registry()
 
 # A model's test grades the model, not its layers (they have their own tests): the layers
-# it calls answer with the reference's values (cs231n.course.answers). Layer_utils holds
+# it calls answer with the reference's values (cs231n.instructor.answers). Layer_utils holds
 # them all: the layers, the fast layers and the sandwiches.
 LAYERS = ("cs231n.layer_utils:*",)
 BATCHNORM = (

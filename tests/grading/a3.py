@@ -10,12 +10,12 @@ initialised.
 
 import numpy as np
 
-from cs231n.course.grade import Registry, run_probe
+from cs231n.instructor.grade import Registry, run_probe
 
 TESTS = Registry()
 
 # What a test calls but does not grade answers with the reference's values
-# (cs231n.course.answers): a model's layers, a recurrent layer's steps, the network a
+# (cs231n.instructor.answers): a model's layers, a recurrent layer's steps, the network a
 # visualization runs. A backward pass whose cache the student designs runs the student's
 # own forward pass (its time loop), with the steps inside answered.
 LAYERS = ("cs231n.layer_utils:*",)

@@ -7,7 +7,7 @@ for one function a student wrote, and names a short *probe*: Python code that ca
 function and stores what it returns in a dict ``out``. The grader runs the probe twice:
 
 1. here, in the trusted process, against the reference solution -> the expected values;
-2. in a sandboxed child process (``cs231n.course.sandbox``) against the student's package
+2. in a sandboxed child process (``cs231n.instructor.sandbox``) against the student's package
    -> the student's values, returned as plain arrays.
 
 The grader then compares the two (shapes, finiteness, relative error within the test's
@@ -17,7 +17,7 @@ differed.
 Each function earns its points by itself. What a test calls but does not grade (a
 model's layers, a recurrent layer's steps, the network a visualization runs) answers
 with the reference's values: step 1 records those calls as plain numbers, and the child
-answers the student's matching calls with them (``cs231n.course.answers``), so a correct
+answers the student's matching calls with them (``cs231n.instructor.answers``), so a correct
 model earns its points beside a stubbed layer, and no reference code reaches the child.
 Backward passes get caches the grader builds where the API fixes their layout (affine's
 ``(x, w, b)``, convolution's ``(x, w, b, conv_param)``); where the student designs the
@@ -56,9 +56,9 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-from cs231n.course import answers, readback, sandbox
-from cs231n.course.release import build_release, parse_assignment
-from cs231n.course.unpack import (  # noqa: F401 - SubmissionError is part of this API
+from cs231n.instructor import answers, readback, sandbox
+from cs231n.instructor.release import build_release, parse_assignment
+from cs231n.instructor.unpack import (  # noqa: F401 - SubmissionError is part of this API
     SubmissionError,
     overlay_package,
     remove_tree,
@@ -96,7 +96,7 @@ class GradingTest:
     part: str = ""
     regions: tuple = ()  # the regions it grades (from its name or the module's COVERS)
     # Functions the test does not grade, answered from the reference's calls
-    # ("module:function" or "module:*"; cs231n.course.answers).
+    # ("module:function" or "module:*"; cs231n.instructor.answers).
     answer: tuple = ()
     # Regions of the student's besides its own that the test runs: the forward pass whose
     # cache a backward pass reads, where the API leaves the cache's layout to the student.
@@ -126,7 +126,7 @@ class Registry:
         ``parts``: {part: (output keys, points)} scores the outputs separately, as tests
         ``<name>.<part>`` (a right loss earns its points beside a wrong gradient); then
         ``points`` is their sum. ``answer``: the functions the probe calls but the test
-        does not grade, answered with the reference's values (``cs231n.course.answers``).
+        does not grade, answered with the reference's values (``cs231n.instructor.answers``).
         ``uses``: regions of the student's the test runs besides its own (a forward pass
         building the cache its backward pass reads, when the API leaves the cache's
         layout to the student); the hint must say so.
@@ -192,7 +192,7 @@ def load_tests(assignment, tests_dir, root=None):
     covers = getattr(module, "COVERS", {})
     known = set()
     if root is not None:
-        from cs231n.course.markers import check_tree
+        from cs231n.instructor.markers import check_tree
 
         for path, regions in check_tree(root).items():
             if path.suffix == ".py":
@@ -213,8 +213,8 @@ def _is_part_key(key, keys):
 
 def student_facing_labels(root, tests):
     """Give each test a label naming the function a student wrote, and the part graded."""
-    from cs231n.course.markers import check_tree
-    from cs231n.course.stubs import _enclosing_functions
+    from cs231n.instructor.markers import check_tree
+    from cs231n.instructor.stubs import _enclosing_functions
 
     functions = {}
     for path, regions in check_tree(root).items():
@@ -292,8 +292,8 @@ def compare(expected, got, tol, exact=False):
 
 
 # -- submissions ----------------------------------------------------------------------------
-# Unpacking (zips, folders and what they may hide) is ``cs231n.course.unpack``; what the
-# child returns is read back by ``cs231n.course.readback``.
+# Unpacking (zips, folders and what they may hide) is ``cs231n.instructor.unpack``; what the
+# child returns is read back by ``cs231n.instructor.readback``.
 
 # -- grading --------------------------------------------------------------------------------
 
@@ -302,7 +302,7 @@ def reference_run(test, test_seed):
     """Draw the test's inputs from ``test_seed`` and run its probe against the reference.
 
     Returns ``(inputs, code, expected, table)``: ``table`` holds the reference's calls to
-    the functions the test answers (``cs231n.course.answers``), for the child.
+    the functions the test answers (``cs231n.instructor.answers``), for the child.
     """
     rng = np.random.default_rng(test_seed)
     with _REFERENCE_LOCK:  # reference code may use numpy's global random state
@@ -447,7 +447,7 @@ class Grader:
         the submission could not be read. Entries: {id, notebook, kind, title, points,
         answered}; "answered" is None where the student's notebook could not be read.
         """
-        from cs231n.course.questions import scan_notebook
+        from cs231n.submission.questions import scan_notebook
 
         if self._manual is None:
             self._manual = []
@@ -727,7 +727,7 @@ def expand_submissions(paths):
 
 
 def _cmd(args):
-    from cs231n.course.notebooks import find_repo_root
+    from cs231n.instructor.notebooks import find_repo_root
 
     root = find_repo_root()
     tests_dir = Path(args.tests) if args.tests else root / "tests" / "grading"

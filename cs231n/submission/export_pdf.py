@@ -15,8 +15,8 @@ import io
 import warnings
 from dataclasses import dataclass
 
-from cs231n.course.export import markdown_parser, mathtext_lines, output_image, output_text
-from cs231n.course.questions import CODE
+from cs231n.submission.export import markdown_parser, mathtext_lines, output_image, output_text
+from cs231n.submission.questions import CODE
 
 PAGE_W, PAGE_H = 8.5 * 72, 11 * 72  # US Letter, in points
 MARGIN = 54

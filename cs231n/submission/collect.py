@@ -27,7 +27,7 @@ from pathlib import Path
 
 import nbformat
 
-from cs231n.course.questions import INLINE, error_warnings, manual_questions, scan_notebook
+from cs231n.submission.questions import INLINE, error_warnings, manual_questions, scan_notebook
 
 __all__ = ["CollectError", "collect", "extract_answers", "manual_questions", "submission_files"]
 
@@ -129,7 +129,7 @@ def collect(root, assignment, out=None, pdf=True):
     pdf_path : Path or None (``pdf=False``), the same one question per page (in the zip too)
     warnings : list of str, for the student to read
     """
-    from cs231n.course.export import questions_html
+    from cs231n.submission.export import questions_html
 
     root = Path(root).resolve()
     files = submission_files(root, assignment)
@@ -179,7 +179,7 @@ def collect(root, assignment, out=None, pdf=True):
 
 
 def _pdf_bytes(assignment, questions):
-    from cs231n.course.export_pdf import questions_pdf
+    from cs231n.submission.export_pdf import questions_pdf
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "answers.pdf"
@@ -188,12 +188,12 @@ def _pdf_bytes(assignment, questions):
 
 
 def _cmd(args):
-    from cs231n.course.release import ReleaseError, parse_assignment
+    from cs231n.assignments import UnknownAssignment, parse_assignment
 
     try:
         full, _ = parse_assignment(args.assignment)
         zip_path, html_path, pdf_path, warnings = collect(args.dir, full, args.out, not args.no_pdf)
-    except (CollectError, ReleaseError) as exc:
+    except (CollectError, UnknownAssignment) as exc:
         print(f"cs231n collect: {exc}", file=sys.stderr)
         return 1
     for w in warnings:

@@ -3,8 +3,9 @@
 A student writes two kinds of things a person grades:
 
 - **inline answers**: a Markdown cell fenced by ``<!-- START OF YOUR ANSWER name -->`` and
-  ``<!-- END OF YOUR ANSWER name -->`` (in a release; ``<!-- BEGIN SOLUTION name -->`` in
-  the solutions), right after the cell that asks the question ("**Inline Question 1**");
+  ``<!-- END OF YOUR ANSWER name -->`` (in a release; the solutions fence it with their own
+  begin and end markers), right after the cell that asks the question ("**Inline
+  Question 1**");
 - **notebook code regions**: the code between ``# *****START OF YOUR CODE name ...*****``
   and ``# *****END OF YOUR CODE name ...*****`` in a code cell, with that cell's outputs.
 
@@ -23,9 +24,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cs231n.course.markers import MarkerError, parse_regions
-
-# The placeholder a release puts in an answer cell (cs231n.course.stubs.ANSWER_PLACEHOLDER;
+# The placeholder a release puts in an answer cell (cs231n.instructor.stubs.ANSWER_PLACEHOLDER;
 # written out here so this student-side module imports nothing of the release tooling).
 ANSWER_PLACEHOLDER = "**Your Answer:** *fill this in.*"
 INLINE, CODE = "inline answer", "code region"
@@ -156,14 +155,36 @@ def _pair(text, pattern, where):
     return [(n, b.strip("\n"), s, e) for n, b, s, e in regions], warnings
 
 
+# The solutions' own markers (the course's single source; see cs231n.instructor.markers),
+# read here without its tooling: only in the solutions, or a tree built from them.
+_SOLUTION_MARK = re.compile(
+    r"^[ \t]*(?:#|<!--)\s*(?P<kind>BEGIN|END)\s+SOLUTION\s+(?P<name>a[1-9](?:\.\w+)+)"
+)
+
+
 def _solution_regions(text, where):
-    """Regions fenced by solution markers (a solution notebook, or a tree built from one)."""
-    try:
-        regions = parse_regions(text, where=where)
-    except MarkerError:
-        return []
+    """Regions fenced by solution markers: [(name, body, begin line, end line)].
+
+    A malformed pairing (an END without its BEGIN, a BEGIN never closed) gives none:
+    those are the solutions' own errors, reported by the release tooling.
+    """
     lines = text.splitlines()
-    return [(r.name, "\n".join(r.body(lines)).strip("\n"), r.begin, r.end) for r in regions]
+    regions, open_ = [], None
+    for i, line in enumerate(lines):
+        m = _SOLUTION_MARK.match(line)
+        if not m:
+            continue
+        if m["kind"] == "BEGIN":
+            if open_ is not None:
+                return []
+            open_ = (m["name"], i)
+        else:
+            if open_ is None or open_[0] != m["name"]:
+                return []
+            name, begin = open_
+            regions.append((name, "\n".join(lines[begin + 1 : i]).strip("\n"), begin, i))
+            open_ = None
+    return [] if open_ is not None else regions
 
 
 def _comment_block(code, start):

@@ -11,7 +11,7 @@ images load only from ``data:`` URIs and the cell's own attachments, only PNG an
 outputs are embedded (never a notebook's HTML, SVG or JavaScript outputs), and a
 Content-Security-Policy forbids scripts and every network request besides.
 
-The PDF twin of this page is drawn by :mod:`cs231n.course.export_pdf`.
+The PDF twin of this page is drawn by :mod:`cs231n.submission.export_pdf`.
 """
 
 import base64
@@ -23,7 +23,7 @@ import re
 from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
-from cs231n.course.questions import CODE
+from cs231n.submission.questions import CODE
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _IMAGE_TYPES = ("image/png", "image/jpeg")

@@ -6,9 +6,9 @@ inputs, pickled by the grader) from standard input, executes the probe with the
 student's ``cs231n`` first on ``sys.path``, and writes the outputs as an ``.npz`` (plain
 arrays only) to the file descriptor RESULT_FD and a JSON status to STATUS_FD: files the
 grader opened, whose paths the child never sees. The grader trusts nothing in them but
-their numbers, which it reads back with ``cs231n.course.readback`` and checks itself.
+their numbers, which it reads back with ``cs231n.instructor.readback`` and checks itself.
 
-A task may carry an *answer table* (``cs231n.course.answers``): calls the reference made to
+A task may carry an *answer table* (``cs231n.instructor.answers``): calls the reference made to
 functions the test does not grade, as plain values. Before the probe runs, those functions
 are replaced, in every module of the student's package that holds them, by shims that
 answer a matching call with the recorded result and run the student's own function
