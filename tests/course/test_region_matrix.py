@@ -1,13 +1,17 @@
 """Every graded region earns exactly its points, whatever the other regions hold.
 
-For each graded *unit* of all three assignments — a region, or the regions that one
-function's tests grade together (``svm_loss_naive``'s two gradient regions, ``train``'s
-sampling and update) — two packages are graded with the grading tests:
+For every graded region of all three assignments, and for every *unit* of several regions
+that tests grade together (``svm_loss_naive``'s two gradient regions, ``train``'s sampling
+and update, a backward pass and the forward pass whose cache it reads), two packages are
+graded with the grading tests:
 
 - **alone**: the student's release (earlier assignments kept, every region of this one
-  stubbed) with only that unit filled in earns exactly the points of the tests that grade
-  it, and nothing else;
-- **broken**: the solutions with only that unit stubbed lose exactly those points.
+  stubbed) with only those regions filled in earns exactly the points of the tests that
+  need nothing else (their regions and the forward passes they run), and nothing more;
+- **broken**: the solutions with only those regions stubbed lose exactly the points of
+  the tests that need one of them.
+
+Matrix size: 72 regions and 17 units of several, 89 x {alone, broken} = 178 packages.
 
 So a test never pays for a neighbour's work and never takes points for a neighbour's
 stub (issue 8, items 1 and 4). Scoring is the grader's own: ``reference_run`` (fresh
@@ -69,9 +73,15 @@ def units(tests):
     return sorted((tuple(sorted(g)) for g in groups), key=lambda g: g[0])
 
 
+def subsets(tests):
+    """Every graded region on its own, and every unit of several regions as a whole."""
+    regions = {(r,) for t in tests for r in (*t.regions, *t.uses)}
+    return sorted(regions | set(units(tests)), key=lambda g: (g[0], len(g)))
+
+
 def _params():
     for assignment in ASSIGNMENTS:
-        for unit in units(load_tests(assignment, TESTS_DIR, ROOT)):
+        for unit in subsets(load_tests(assignment, TESTS_DIR, ROOT)):
             for variant in ("alone", "broken"):
                 yield pytest.param(assignment, unit, variant, id=f"{'+'.join(unit)}-{variant}")
 
