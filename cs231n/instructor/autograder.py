@@ -108,7 +108,7 @@ def autograder_files(root, assignment):
         "tests/grading/__init__.py": ((tests.parent / "__init__.py").read_bytes(), False),
         f"tests/grading/a{number}.py": (tests.read_bytes(), False),
     }
-    for rel in _package_files(root):
+    for rel in _package_files(root, staff=True):  # the grader itself included
         files[rel.as_posix()] = ((root / rel).read_bytes(), False)
     for name in TOP_LEVEL_FILES + DATASET_FILES:
         if (root / name).is_file():

@@ -112,13 +112,14 @@ def _last_heading(markdown):
     return found
 
 
-def _package_files(root):
-    """The package's files a release holds: all but the course staff's tooling."""
+def _package_files(root, staff=False):
+    """The package's files a release holds: all but the course staff's tooling (which
+    ``staff=True`` includes, for the autograder)."""
     for path in sorted((root / "cs231n").rglob("*")):
         rel = path.relative_to(root)
         if path.is_dir() or SKIP_DIRS & set(rel.parts) or path.suffix not in PACKAGE_SUFFIXES:
             continue
-        if rel.parts[1] == INSTRUCTOR_DIR:
+        if rel.parts[1] == INSTRUCTOR_DIR and not staff:
             continue
         yield rel
 

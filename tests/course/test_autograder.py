@@ -49,6 +49,9 @@ def test_zip_holds_the_scripts_the_reference_and_only_this_assignments_tests(
     assert "pip install -e /autograder/source" in setup
     assert f"cs231n.instructor.autograder run {ASSIGNMENT}" in run
     assert "BEGIN SOLUTION" in layers  # the reference solution, not the release
+    # The grader itself travels with it (a student's release never holds it).
+    for module in ("grade", "sandbox", "answers", "_child", "autograder", "readback"):
+        assert f"cs231n/instructor/{module}.py" in names, module
     assert "tests/grading/a1.py" in names and "tests/grading/__init__.py" in names
     assert not [n for n in names if n.startswith("tests/") and not n.startswith("tests/grading/")]
     assert not [n for n in names if n.startswith("tests/grading/a") and n != "tests/grading/a1.py"]
