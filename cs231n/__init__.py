@@ -7,8 +7,13 @@ What a student reads and edits:
     gradient_check.py                                        -- numerical gradients
     data_utils.py, coco_utils.py, features.py, vis_utils.py  -- data and plots
 
-The course tooling (command line, data download, releases, grading) lives in
-``cs231n.course`` and is not part of any assignment.
+Tools a student uses, never edits:
+    data/        -- the embedded data sets' generators, downloads, ``cs231n data``
+    submission/  -- ``cs231n collect``: the submission zip and the answers' export
+    cli.py       -- the ``cs231n`` command line
+
+The course staff's tooling (releases, grading, the sandbox, the notebook runner) lives in
+``cs231n/instructor/``: nothing above imports it, and no student release holds it.
 
 Importing the package tunes glibc's ``malloc`` to keep freed memory for the next
 minibatch (twice as fast a convnet step; see ``cs231n/_memory.py``, and

@@ -2,6 +2,6 @@
 
 import sys
 
-from cs231n.course.cli import main
+from cs231n.cli import main
 
 sys.exit(main())

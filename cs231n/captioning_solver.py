@@ -28,9 +28,8 @@ Example::
 import os
 import pickle
 
-import numpy as np
-
 from cs231n import optim
+from cs231n._random import generator
 
 _REQUIRED_DATA = ("train_captions", "train_image_idxs", "train_features")
 
@@ -92,7 +91,7 @@ class CaptioningSolver:
         self.print_every = kwargs.pop("print_every", 10)
         self.verbose = kwargs.pop("verbose", True)
         seed = kwargs.pop("seed", None)
-        self.rng = np.random.default_rng(seed) if seed is not None else np.random
+        self.rng = generator(seed)  # an int: a generator of its own; None: np.random
 
         if kwargs:
             raise ValueError(

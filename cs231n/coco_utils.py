@@ -18,7 +18,7 @@ has several captions).
 ``coco_dir()`` returns the real set when it has been downloaded
 (``cs231n data download coco``) and otherwise the *embedded* stand-in, a synthetic
 captioning set in the same format generated offline (see
-``cs231n.course.embedded_coco``). The embedded set also stores its images
+``cs231n.data.embedded_coco``). The embedded set also stores its images
 (``{train,val}2014_images.h5``); ``coco_image`` finds an image wherever it is
 available and returns None when it is not (the real set has only URLs).
 """
@@ -94,7 +94,7 @@ def coco_dir(announce=True):
     -------
     path : str, a folder in the layout load_coco_data reads
     """
-    from cs231n.course import embedded_coco
+    from cs231n.data import embedded_coco
 
     real = real_coco_path()
     if is_complete(real) and embedded_coco.embedded_version(real) is None:

@@ -102,7 +102,7 @@ def is_complete(path):
 
 def is_embedded(path):
     """True when path is a folder holding the generated (embedded) stand-in set."""
-    from cs231n.course import embedded_cifar
+    from cs231n.data import embedded_cifar
 
     return embedded_cifar.embedded_version(path) is not None
 
@@ -136,7 +136,7 @@ def cifar10_dir(announce=True):
             stacklevel=2,
         )
 
-    from cs231n.course import embedded_cifar
+    from cs231n.data import embedded_cifar
 
     target = embedded_cifar10_path()
     if announce and not embedded_cifar.is_current(target):

@@ -10,9 +10,9 @@ gradient gives ~1e-7 or less; 1e-2 or more means a bug (except near kinks such a
 ReLU's or the SVM hinge's, where a centered difference can straddle the kink).
 """
 
-from random import randrange
-
 import numpy as np
+
+from cs231n._random import generator
 
 __all__ = [
     "rel_error",
@@ -137,13 +137,10 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None, ver
     -------
     errors : list of float, the relative error at each checked coordinate
     """
-    rng = np.random.default_rng(seed) if seed is not None else None
+    rng = generator(seed)
     errors = []
     for _ in range(num_checks):
-        if rng is None:
-            ix = tuple(randrange(m) for m in x.shape)
-        else:
-            ix = tuple(int(rng.integers(m)) for m in x.shape)
+        ix = tuple(int(rng.choice(m)) for m in x.shape)
         oldval = x[ix]
         x[ix] = oldval + h
         fxph = f(x)

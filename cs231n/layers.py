@@ -17,6 +17,7 @@ F filters, HH WW filter size.
 import numpy as np
 
 from cs231n._checks import check_float, check_labels, check_ndim
+from cs231n._random import generator
 
 __all__ = [
     "affine_forward",
@@ -455,9 +456,9 @@ def dropout_forward(x, dropout_param):
     dropout_param : dict with the keys
         - p : float in (0, 1], the probability of KEEPING each unit (required)
         - mode : 'train' or 'test' (required); test mode returns x unchanged
-        - seed : int, optional; when given, numpy's global random state is seeded
-          with it first, which makes the mask repeatable (for gradient checks only,
-          not for real training)
+        - seed : int, optional; when given, the mask is drawn from a generator seeded
+          with it, so it repeats (for gradient checks only, not for real training);
+          without it, from numpy's global random state (see cs231n._random)
 
     Returns
     -------
@@ -476,13 +477,12 @@ def dropout_forward(x, dropout_param):
             f"dropout_forward: dropout_param['p'] is the probability of KEEPING a unit "
             f"and must lie in (0, 1], got {p}."
         )
-    if "seed" in dropout_param:
-        np.random.seed(dropout_param["seed"])
+    rng = generator(dropout_param.get("seed"))  # has .random(shape), like np.random
 
     mask, out = None, None
     if mode == "train":
         # BEGIN SOLUTION a2.dropout.forward_train: draw the mask of kept units and apply it, scaled so the expectation is unchanged
-        mask = (np.random.rand(*x.shape) < p).astype(x.dtype) / p  # like x: 0 or 1 / p
+        mask = (rng.random(x.shape) < p).astype(x.dtype) / p  # like x: 0 or 1 / p
         out = x * mask
         # END SOLUTION a2.dropout.forward_train
     else:

@@ -25,6 +25,8 @@ Images are network inputs (preprocessed, see ``PretrainedCNN.preprocess``) of sh
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from cs231n._random import generator
+
 __all__ = [
     "compute_saliency_maps",
     "make_fooling_image",
@@ -234,7 +236,7 @@ def create_class_visualization(
     snapshots : list of (iteration, img copy); only if snapshot_every is given
     """
     _check_class("create_class_visualization", target_y, model)
-    rng = np.random.default_rng(seed)
+    rng = generator(seed)
     img = (0.1 * rng.standard_normal((1, *model.input_dim))).astype(model.dtype)
     lo, hi = model.image_range()  # each (1, C, 1, 1)
     snapshots = []
@@ -347,7 +349,7 @@ def invert_features(
     img : ndarray of shape (1, C, H, W), the reconstruction (preprocessed)
     losses : list of float, the objective at each step
     """
-    rng = np.random.default_rng(seed)
+    rng = generator(seed)
     img = (0.1 * rng.standard_normal((1, *model.input_dim))).astype(model.dtype)
     lo, hi = model.image_range()
     losses = []

@@ -27,6 +27,7 @@ import pickle
 import numpy as np
 
 from cs231n import optim
+from cs231n._random import generator
 
 _REQUIRED_DATA = ("X_train", "y_train", "X_val", "y_val")
 
@@ -80,7 +81,7 @@ class Solver:
         self.print_every = kwargs.pop("print_every", 10)
         self.verbose = kwargs.pop("verbose", True)
         seed = kwargs.pop("seed", None)
-        self.rng = np.random.default_rng(seed) if seed is not None else None
+        self.rng = generator(seed)  # an int: a generator of its own; None: np.random
 
         if kwargs:
             raise ValueError(f"Solver: unrecognized arguments {', '.join(sorted(kwargs))}.")
@@ -104,9 +105,7 @@ class Solver:
         self.optim_configs = {p: dict(self.optim_config) for p in self.model.params}
 
     def _choice(self, n, size):
-        if self.rng is not None:
-            return self.rng.choice(n, size)
-        return np.random.choice(n, size)
+        return self.rng.choice(n, size)
 
     def _step(self):
         """One gradient update on a random minibatch; appends the loss to loss_history."""

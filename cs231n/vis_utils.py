@@ -15,6 +15,8 @@ from math import ceil, sqrt
 import matplotlib.pyplot as plt
 import numpy as np
 
+from cs231n._random import generator
+
 
 def _rescale(img, ubound=1.0):
     """Stretch the values of img linearly to [0, ubound]; a constant image becomes 0."""
@@ -131,7 +133,7 @@ def plot_class_samples(X, y, class_names, samples_per_class=7, seed=None):
     _check_images("plot_class_samples", X)
     if len(y) != X.shape[0]:
         raise ValueError(f"plot_class_samples: y has {len(y)} labels for {X.shape[0]} images.")
-    rng = np.random.default_rng(seed) if seed is not None else np.random
+    rng = generator(seed)
     num_classes = len(class_names)
     fig, axes = plt.subplots(
         samples_per_class,

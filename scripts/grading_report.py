@@ -39,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cs231n.course.grade import Grader, grade_batch  # noqa: E402
+from cs231n.instructor.grade import Grader, grade_batch  # noqa: E402
 from tests.course import test_grade as tg  # noqa: E402
 
 
@@ -152,7 +152,7 @@ def _cpu():
 
 def grading_cpu(assignment, zip_path):
     """CPU seconds to grade one submission, measured with the plain (no-bwrap) sandbox."""
-    from cs231n.course import sandbox
+    from cs231n.instructor import sandbox
 
     grader = Grader(assignment, tg.TESTS_DIR, ROOT, require_sandbox=False)
     works, sandbox.bwrap_works = sandbox.bwrap_works, lambda: False
@@ -182,7 +182,7 @@ def timing(args):
             cmd = [
                 sys.executable,
                 "-m",
-                "cs231n.course.cli",
+                "cs231n.cli",
                 "grade",
                 str(subs),
                 "--assignment",

@@ -33,7 +33,7 @@ import numpy as np
 
 from cs231n import data_utils
 from cs231n.classifiers.pretrained_cnn import PretrainedCNN, weights_path
-from cs231n.course import embedded_cifar
+from cs231n.data import embedded_cifar
 from cs231n.solver import Solver
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,14 +72,14 @@ def generator_commit():
     """The last git commit of the embedded-set generator, or 'unknown' outside a checkout."""
     try:
         out = subprocess.run(
-            ["git", "log", "-1", "--format=%H", "--", "cs231n/course/embedded_cifar.py"],
+            ["git", "log", "-1", "--format=%H", "--", "cs231n/data/embedded_cifar.py"],
             cwd=REPO,
             capture_output=True,
             text=True,
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "cs231n/course/embedded_cifar.py"],
+            ["git", "status", "--porcelain", "--", "cs231n/data/embedded_cifar.py"],
             cwd=REPO,
             capture_output=True,
             text=True,

@@ -306,7 +306,7 @@ def test_coco_dir_prefers_real_data(tmp_path, monkeypatch, capsys):
 
 
 def test_coco_dir_falls_back_to_embedded(tmp_path, monkeypatch, capsys):
-    from cs231n.course import embedded_coco
+    from cs231n.data import embedded_coco
 
     monkeypatch.setenv("CS231N_DATA_DIR", str(tmp_path))
     real = embedded_coco.ensure_embedded_coco

@@ -8,7 +8,7 @@ import pytest
 
 import cs231n
 from cs231n import data_utils
-from cs231n.course import embedded_cifar
+from cs231n.data import embedded_cifar
 from cs231n.data_utils import get_CIFAR10_data, load_CIFAR10, load_CIFAR_batch
 
 PER_BATCH = 8  # training images per batch in these small sets

@@ -13,6 +13,7 @@ None``) and ``(loss, grads)`` at training time, ``grads`` having the keys of
 import numpy as np
 
 from cs231n import layer_utils as _layer_utils
+from cs231n._random import generator
 from cs231n.classifiers._saving import SaveLoad
 from cs231n.layer_utils import *  # noqa: F403
 from cs231n.layer_utils import (
@@ -49,12 +50,13 @@ class ThreeLayerConvNet(SaveLoad):
     filter_size : int, odd, the height and width of each filter
     hidden_dim : int, the size of the hidden affine layer
     num_classes : int, the number of classes
-    weight_scale : float, standard deviation of the Gaussian initial weights (drawn
-        from numpy's global random state: seed it with ``np.random.seed``)
+    weight_scale : float, standard deviation of the Gaussian initial weights
     reg : float, L2 regularisation strength; the loss adds 0.5 * reg * sum(W ** 2)
         over W1, W2 and W3
     dtype : numpy float type of the parameters and computations (float64 for
         gradient checks)
+    seed : int or None, seeds the initial weights; None draws them from numpy's global
+        random state (``np.random.seed``), as everywhere in the package
     """
 
     def __init__(
@@ -67,6 +69,7 @@ class ThreeLayerConvNet(SaveLoad):
         weight_scale=1e-3,
         reg=0.0,
         dtype=np.float32,
+        seed=None,
     ):
         if len(input_dim) != 3:
             raise ValueError(f"ThreeLayerConvNet: input_dim must be (C, H, W), got {input_dim}.")
@@ -84,16 +87,17 @@ class ThreeLayerConvNet(SaveLoad):
         self.params = {}
         self.reg = reg
         self.dtype = dtype
+        rng = generator(seed)  # an int: a generator of its own; None: np.random
 
-        # Weights: Gaussian with standard deviation weight_scale; biases: zero.
+        # Weights: Gaussian with standard deviation weight_scale (drawn from rng); biases: zero.
         # BEGIN SOLUTION a2.cnn.init: create the weights and biases of the three layers, in self.params
         F = num_filters
-        self.params["W1"] = weight_scale * np.random.randn(F, C, filter_size, filter_size)
+        self.params["W1"] = weight_scale * rng.standard_normal((F, C, filter_size, filter_size))
         self.params["b1"] = np.zeros(F)
         pooled_dim = F * (H // 2) * (W // 2)  # size of the flattened pooled feature maps
-        self.params["W2"] = weight_scale * np.random.randn(pooled_dim, hidden_dim)
+        self.params["W2"] = weight_scale * rng.standard_normal((pooled_dim, hidden_dim))
         self.params["b2"] = np.zeros(hidden_dim)
-        self.params["W3"] = weight_scale * np.random.randn(hidden_dim, num_classes)
+        self.params["W3"] = weight_scale * rng.standard_normal((hidden_dim, num_classes))
         self.params["b3"] = np.zeros(num_classes)
         # END SOLUTION a2.cnn.init
 

@@ -13,6 +13,7 @@ of ``params``.
 import numpy as np
 
 from cs231n import layer_utils as _layer_utils
+from cs231n._random import generator
 from cs231n.classifiers._saving import SaveLoad
 from cs231n.layer_utils import *  # noqa: F403
 from cs231n.layer_utils import (
@@ -72,8 +73,7 @@ class TwoLayerNet(SaveLoad):
         self.params = {}
         self.reg = reg
         self.dtype = dtype
-        # np.random has the Generator method used below (standard_normal).
-        rng = np.random.default_rng(seed) if seed is not None else np.random
+        rng = generator(seed)  # an int: a generator of its own; None: np.random
 
         # Weights: Gaussian with standard deviation weight_scale; biases: zero.
         # BEGIN SOLUTION a1.two_layer_net.init: create W1, b1, W2, b2 with the stated scale (biases at zero)
@@ -158,10 +158,9 @@ class FullyConnectedNet(SaveLoad):
     weight_scale : float, standard deviation of the Gaussian initial weights
     dtype : numpy float type of the parameters and computations (float32 to train
         fast, float64 for gradient checks)
-    seed : int or None; when given, the dropout layers use it, so their masks are
-        the same on every call (for gradient checks). The initial weights come from
-        numpy's global random state, as in the original course: seed them with
-        ``np.random.seed``.
+    seed : int or None; an int seeds the initial weights (a generator of the model's
+        own) and makes the dropout masks the same on every call (for gradient checks);
+        None draws both from numpy's global random state (``np.random.seed``)
     """
 
     def __init__(
@@ -197,13 +196,15 @@ class FullyConnectedNet(SaveLoad):
         self.num_layers = 1 + len(hidden_dims)
         self.dtype = dtype
         self.params = {}
+        rng = generator(seed)  # an int: a generator of its own; None: np.random
 
         # Layer i maps dims[i - 1] to dims[i]: weights Gaussian with standard deviation
-        # weight_scale, biases zero; normalised layers get gamma = 1 and beta = 0.
+        # weight_scale (drawn from rng), biases zero; normalised layers get gamma = 1 and
+        # beta = 0.
         # BEGIN SOLUTION a2.fc_net.init: create the weights, biases and (with normalisation) gamma and beta of every layer
         dims = [input_dim, *hidden_dims, num_classes]
         for i in range(1, self.num_layers + 1):
-            self.params[f"W{i}"] = weight_scale * np.random.randn(dims[i - 1], dims[i])
+            self.params[f"W{i}"] = weight_scale * rng.standard_normal((dims[i - 1], dims[i]))
             self.params[f"b{i}"] = np.zeros(dims[i])
             if normalization is not None and i < self.num_layers:
                 self.params[f"gamma{i}"] = np.ones(dims[i])

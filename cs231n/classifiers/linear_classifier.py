@@ -17,6 +17,7 @@ import numbers
 import numpy as np
 
 from cs231n._checks import check_float, check_labels, check_ndim
+from cs231n._random import generator
 from cs231n.classifiers._saving import SaveLoad
 from cs231n.classifiers.linear_svm import svm_loss_naive, svm_loss_vectorized
 from cs231n.classifiers.softmax import softmax_loss_naive, softmax_loss_vectorized
@@ -78,8 +79,7 @@ class LinearClassifier(SaveLoad):
         self._check_train_args(X, y, num_iters, batch_size)
         num_train, dim = X.shape
         num_classes = int(np.max(y)) + 1  # assume y takes values 0...C-1
-        # np.random has the Generator methods used below (standard_normal, choice).
-        rng = np.random.default_rng(seed) if seed is not None else np.random
+        rng = generator(seed)  # an int: a generator of its own; None: np.random
         if self.W is None:
             # lazily initialise W with small random numbers
             self.W = (0.001 * rng.standard_normal((dim, num_classes))).astype(X.dtype)

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cs231n._random import generator
 from cs231n.layer_utils import (
     affine_relu_backward,
     affine_relu_forward,
@@ -92,7 +93,7 @@ def pretrained_data_dir(data_dir):
     dataset = dataset_of(data_dir)
     if weights_path(dataset).is_file():
         return str(data_dir)
-    from cs231n.course.embedded_cifar import ensure_embedded_cifar10
+    from cs231n.data.embedded_cifar import ensure_embedded_cifar10
     from cs231n.data_utils import embedded_cifar10_path
 
     warnings.warn(
@@ -158,7 +159,7 @@ class PretrainedCNN:
         self.std = np.ones(C) if std is None else np.asarray(std, dtype=np.float64)
         self.metadata = {}
 
-        rng = np.random.default_rng(seed)
+        rng = generator(seed)  # an int: a generator of its own; None: np.random
         self.params = {}
         for name, shape in self.param_shapes().items():
             if name.startswith("b"):
@@ -486,7 +487,7 @@ class PretrainedCNN:
         dataset = dataset_of(data_dir)
         model = cls.load(dataset=dataset, dtype=dtype)
         if dataset == "embedded":
-            from cs231n.course.embedded_cifar import embedded_version
+            from cs231n.data.embedded_cifar import embedded_version
 
             trained_on = model.metadata.get("generator_version")
             if trained_on is not None and trained_on != embedded_version(data_dir):

@@ -20,6 +20,7 @@ import numpy as np
 
 from cs231n import rnn_layers as _rnn_layers
 from cs231n._checks import check_ndim
+from cs231n._random import generator
 from cs231n.classifiers._saving import SaveLoad
 from cs231n.rnn_layers import *  # noqa: F403
 from cs231n.rnn_layers import (
@@ -93,7 +94,7 @@ class CaptioningRNN(SaveLoad):
         self._start = word_to_idx.get("<START>", None)
         self._end = word_to_idx.get("<END>", None)
 
-        rng = np.random.default_rng(seed) if seed is not None else np.random
+        rng = generator(seed)  # an int: a generator of its own; None: np.random
         randn = rng.standard_normal
         # Small random word vectors.
         self.params["W_embed"] = randn((vocab_size, wordvec_dim)) / 100

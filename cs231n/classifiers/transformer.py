@@ -21,6 +21,7 @@ The model follows the Solver contract (``params`` dict, ``loss`` returning
 import numpy as np
 
 from cs231n._checks import check_ndim
+from cs231n._random import generator
 from cs231n.classifiers._saving import SaveLoad
 from cs231n.rnn_layers import (
     temporal_affine_backward,
@@ -114,7 +115,7 @@ class CaptioningTransformer(SaveLoad):
 
         # As every model here: an int seeds a generator of its own; None draws from
         # numpy's global random state (np.random.seed makes that reproducible).
-        rng = np.random.default_rng(seed) if seed is not None else np.random
+        rng = generator(seed)
         V, F = len(word_to_idx), ffn_dim or 4 * E
 
         def weights(fan_in, fan_out):

@@ -24,9 +24,16 @@ HIDDEN = {2: [12], 3: [12, 16], 4: [12, 16, 8]}  # depth (number of affine layer
 
 
 def make_net(depth, **kwargs):
-    np.random.seed(231)  # the weights come from numpy's global random state
+    np.random.seed(231)  # the weights come from numpy's global random state (seed=None)
     kwargs.setdefault("weight_scale", 0.3)
-    return FullyConnectedNet(HIDDEN[depth], input_dim=D, num_classes=C, dtype=np.float64, **kwargs)
+    net = FullyConnectedNet(HIDDEN[depth], input_dim=D, num_classes=C, dtype=np.float64, **kwargs)
+    # Biases away from zero: with zero biases, a unit whose every input was dropped sits
+    # exactly on its ReLU's kink, where the numerical gradient is meaningless.
+    offsets = np.random.default_rng(depth)
+    for name in net.params:
+        if name.startswith("b"):
+            net.params[name] += 0.1 * offsets.standard_normal(net.params[name].shape)
+    return net
 
 
 def data(rng):

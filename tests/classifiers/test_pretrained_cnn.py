@@ -195,7 +195,7 @@ def test_shipped_weights_are_small_and_complete():
 
 def test_shipped_weights_classify_the_embedded_set():
     from cs231n import data_utils
-    from cs231n.course import embedded_cifar
+    from cs231n.data import embedded_cifar
 
     folder = embedded_cifar.ensure_embedded_cifar10(data_utils.embedded_cifar10_path())
     assert dataset_of(folder) == "embedded"

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from cs231n.course import sandbox
-from cs231n.course.autograder import build_autograder, find_submission
-from cs231n.course.cli import main
-from cs231n.course.collect import collect
-from cs231n.course.release import ReleaseError, build_release
+from cs231n.cli import main
+from cs231n.instructor import sandbox
+from cs231n.instructor.autograder import build_autograder, find_submission
+from cs231n.instructor.release import ReleaseError, build_release
+from cs231n.submission.collect import collect
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSIGNMENT = "assignment1"  # the smallest set of grading tests
@@ -47,8 +47,11 @@ def test_zip_holds_the_scripts_the_reference_and_only_this_assignments_tests(
     for package in ("python3", "python3-venv", "python3-pip", "bubblewrap"):
         assert f" {package}" in setup
     assert "pip install -e /autograder/source" in setup
-    assert f"cs231n.course.autograder run {ASSIGNMENT}" in run
+    assert f"cs231n.instructor.autograder run {ASSIGNMENT}" in run
     assert "BEGIN SOLUTION" in layers  # the reference solution, not the release
+    # The grader itself travels with it (a student's release never holds it).
+    for module in ("grade", "sandbox", "answers", "_child", "autograder", "readback"):
+        assert f"cs231n/instructor/{module}.py" in names, module
     assert "tests/grading/a1.py" in names and "tests/grading/__init__.py" in names
     assert not [n for n in names if n.startswith("tests/") and not n.startswith("tests/grading/")]
     assert not [n for n in names if n.startswith("tests/grading/a") and n != "tests/grading/a1.py"]
@@ -76,7 +79,7 @@ def student_zip(tmp_path, solved):
     build_release(ROOT, ASSIGNMENT, root)
     if solved:
         for src in (ROOT / "cs231n").rglob("*.py"):
-            if "__pycache__" not in src.parts:
+            if "__pycache__" not in src.parts and "instructor" not in src.parts:
                 shutil.copy(src, root / src.relative_to(ROOT))
     zip_path, *_ = collect(root, ASSIGNMENT, pdf=False)
     return zip_path

@@ -3,7 +3,7 @@
 import argparse
 import re
 
-from cs231n.course.cli import build_parser
+from cs231n.cli import build_parser
 
 
 def _all_parsers(parser, name="cs231n"):

@@ -13,9 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from cs231n.cli import main
 from cs231n.coco_utils import load_coco_data
-from cs231n.course import coco_data, embedded_coco
-from cs231n.course.cli import main
+from cs231n.data import coco_data, embedded_coco
 from tests.test_coco_utils import write_coco_folder, write_vocab
 
 ARCHIVE = "coco_captioning.zip"

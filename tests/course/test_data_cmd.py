@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from cs231n import data_utils
-from cs231n.course import embedded_cifar
-from cs231n.course.cli import main
-from cs231n.course.embedded_cifar import write_cifar10_batches
+from cs231n.cli import main
+from cs231n.data import embedded_cifar
+from cs231n.data.embedded_cifar import write_cifar10_batches
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from cs231n import data_utils
-from cs231n.course import download as dl
-from cs231n.course.cli import main
-from cs231n.course.embedded_cifar import write_cifar10_batches
+from cs231n.cli import main
+from cs231n.data import download as dl
+from cs231n.data.embedded_cifar import write_cifar10_batches
 
 ARCHIVE = "cifar-10-python.tar.gz"
 NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -386,7 +386,7 @@ def test_extract_check_rejects_contents(tmp_path, rng):
 def test_registry_entry_without_checksum_is_checked_by_contents(tmp_path, server, monkeypatch):
     import zipfile
 
-    from cs231n.course import data_cmd
+    from cs231n.data import command as data_cmd
 
     def check(path):
         if (path / "words.txt").read_text() != "hello":

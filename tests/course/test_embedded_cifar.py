@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cs231n import data_utils
-from cs231n.course import embedded_cifar as E
+from cs231n.data import embedded_cifar as E
 
 
 def digest(folder):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cs231n.coco_utils import decode_captions, load_coco_data, references_by_image
-from cs231n.course import embedded_coco as E
+from cs231n.data import embedded_coco as E
 
 NUM_TRAIN, NUM_VAL = 30, 12
 

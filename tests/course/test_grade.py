@@ -14,10 +14,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cs231n.course import sandbox
-from cs231n.course.collect import collect
-from cs231n.course.grade import Grader, grade_batch
-from cs231n.course.release import build_release
+from cs231n.instructor import sandbox
+from cs231n.instructor.grade import Grader, grade_batch
+from cs231n.instructor.release import build_release
+from cs231n.submission.collect import collect
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTS_DIR = ROOT / "tests" / "grading"
@@ -70,7 +70,7 @@ def student_tree(tmp_path, solved=True, name="student", assignment="assignment1"
     (root / assignment).mkdir(exist_ok=True)  # (an assignment may have no notebook yet)
     if solved:
         for src in (ROOT / "cs231n").rglob("*.py"):
-            if "__pycache__" not in src.parts:
+            if "__pycache__" not in src.parts and "instructor" not in src.parts:
                 dest = root / src.relative_to(ROOT)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(src, dest)
@@ -344,6 +344,16 @@ def test_gradebook_and_feedback_for_a_batch(knn_grader, tmp_path):
     results = json.loads((tmp_path / "out" / "alice" / "results.json").read_text())
     assert {"score", "tests", "execution_time"} <= set(results)
     assert all({"name", "score", "max_score", "output"} <= set(t) for t in results["tests"])
+    # The written half: every question graded by hand is listed, answered or not.
+    manual = results["extra_data"]["manual"]
+    assert len(manual) >= 10 and {q["kind"] for q in manual} == {"inline answer", "code region"}
+    assert all(q["answered"] for q in manual)  # the solutions answer everything
+    bob = json.loads((tmp_path / "out" / "bob" / "results.json").read_text())
+    assert [q["id"] for q in bob["extra_data"]["manual"]] == [q["id"] for q in manual]
+    assert not any(q["answered"] for q in bob["extra_data"]["manual"])
+    assert csv[0].endswith(",to_grade_by_hand")
+    assert csv[1].endswith(f",{len(manual)}") and csv[2].endswith(",0")
+    assert "## To be graded by hand" in feedback and "no answer found" in feedback
 
 
 def test_notebooks_in_the_submission_are_well_formed(tmp_path):
@@ -361,7 +371,7 @@ def _without_times(result):
 def test_a_grade_is_reproducible_from_its_recorded_seeds(knn_grader, tmp_path):
     """Every test records its seed; the same seeds give the same grade, bit for bit, and
     --replay results.json reproduces a disputed grade."""
-    from cs231n.course.grade import grade_batch, replay_seeds
+    from cs231n.instructor.grade import grade_batch, replay_seeds
 
     root = student_tree(tmp_path)
     path = root / KNN

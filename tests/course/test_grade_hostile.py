@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from cs231n.course import sandbox
-from cs231n.course.grade import Grader, grade_batch
-from cs231n.course.release import solution_tree
+from cs231n.instructor import sandbox
+from cs231n.instructor.grade import Grader, grade_batch
+from cs231n.instructor.release import solution_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 KNN = "cs231n/classifiers/k_nearest_neighbor.py"

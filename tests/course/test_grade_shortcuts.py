@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from cs231n.course import sandbox
-from cs231n.course.grade import Grader
-from cs231n.course.release import solution_tree
+from cs231n.instructor import sandbox
+from cs231n.instructor.grade import Grader
+from cs231n.instructor.release import solution_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 DROPOUT_MASK = (
-    "        mask = (np.random.rand(*x.shape) < p).astype(x.dtype) / p  # like x: 0 or 1 / p\n"
+    "        mask = (rng.random(x.shape) < p).astype(x.dtype) / p  # like x: 0 or 1 / p\n"
 )
 CASES = {
     "dropout zeros": (

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from cs231n.course.markers import check_tree
+from cs231n.instructor.markers import check_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 GRADING = ROOT / "tests" / "grading"

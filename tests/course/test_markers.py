@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cs231n.course.markers import MarkerError, check_tree, parse_regions, regions_in_file
+from cs231n.instructor.markers import MarkerError, check_tree, parse_regions, regions_in_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -108,7 +108,7 @@ def test_every_package_region_says_what_it_is_for():
     import ast
     from pathlib import Path
 
-    from cs231n.course.markers import check_tree
+    from cs231n.instructor.markers import check_tree
 
     root = Path(__file__).resolve().parents[2]
     for path, regions in check_tree(root).items():

@@ -8,7 +8,7 @@ import os
 import nbformat
 import pytest
 
-from cs231n.course.notebooks import default_jobs, headline_of, run_all
+from cs231n.instructor.notebooks import default_jobs, headline_of, run_all
 
 
 def _notebook(path, *sources):

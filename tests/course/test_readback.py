@@ -14,8 +14,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from cs231n.course.grade import compare
-from cs231n.course.readback import (
+from cs231n.instructor.grade import compare
+from cs231n.instructor.readback import (
     ReadBackError,
     json_depth,
     load_npz,

@@ -8,8 +8,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cs231n.course.markers import check_tree, parse_regions
-from cs231n.course.release import (
+from cs231n.instructor.markers import check_tree, parse_regions
+from cs231n.instructor.release import (
     ReleaseError,
     build_release,
     release_to_branch,
@@ -199,3 +199,78 @@ def test_later_assignments_never_depend_on_earlier_work(tmp_path):
         build_release(ROOT, "assignment1", tmp_path / "a1")
         and (tmp_path / "a1" / "README.md").read_text()
     )
+
+
+# -- what a release holds: the student's part only --------------------------------------
+
+
+def _run_release_cli(release, *args):
+    """The release's own command line, as an install of the release alone would run it:
+    no site initialisation (so the repository's editable install is not on the path),
+    the release first, then the interpreter's installed packages (numpy, ...)."""
+    import site
+
+    code = (
+        "import sys\n"
+        f"sys.path[:0] = [{str(release)!r}, *{site.getsitepackages()!r}]\n"
+        "from cs231n.cli import main\n"
+        f"sys.exit(main({list(args)!r}))\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_holds_only_the_students_part(tmp_path, assignment):
+    import tomllib
+
+    out = tmp_path / "rel"
+    info = build_release(ROOT, assignment, out)
+    files = info["files"]
+    assert not [f for f in files if f.startswith("cs231n/instructor")]
+    assert not [f for f in files if f.startswith(("tests/", "scripts/", ".ci/"))]
+    assert {f.split("/")[0] for f in files} <= {
+        "cs231n",
+        assignment,
+        "README.md",
+        "pyproject.toml",
+        "setup.py",
+        "requirements.txt",
+        "LICENSE",
+        "datasets",
+        ".gitignore",
+    }
+    project = tomllib.loads((out / "pyproject.toml").read_text())
+    assert "pytest" not in project.get("tool", {}) and "ruff" not in project.get("tool", {})
+    extras = project["project"]["optional-dependencies"]
+    assert set(extras) == {"notebook"}
+    assert "cs231n.commands" not in project["project"].get("entry-points", {})
+    assert project["project"]["scripts"] == {"cs231n": "cs231n.cli:main"}
+    readme = (out / "README.md").read_text()
+    number = assignment[-1]
+    for needed in (
+        'pip install -e ".[notebook]"',
+        f"jupyter notebook {assignment}/",
+        "cs231n data download",
+        f"cs231n collect {assignment}",
+        "## What it builds on",
+    ):
+        assert needed in readme, needed
+    assert ("coco" in readme) == (number == "3")
+    assert ("assignment 1" in readme) == (number != "1")  # what it builds on
+
+
+def test_a_releases_command_line_offers_only_student_commands(tmp_path):
+    out = tmp_path / "rel"
+    build_release(ROOT, "assignment2", out)
+    shown = _run_release_cli(out, "--help")
+    assert shown.returncode == 0, shown.stderr
+    assert "data" in shown.stdout and "collect" in shown.stdout
+    assert not any(c in shown.stdout for c in ("grade ", "release ", "autograder", "notebooks"))
+    for command in ("grade", "release", "all", "autograder", "notebooks", "gradez"):
+        run = _run_release_cli(out, command, "x")
+        assert run.returncode == 2, (command, run.stderr)
+        lines = run.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in run.stderr, run.stderr
+        assert ("course-staff command" in lines[0]) == (command != "gradez"), lines[0]

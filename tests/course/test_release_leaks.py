@@ -1,12 +1,12 @@
-"""No solution text in any release, found however it is reformatted (cs231n/course/leaks.py)."""
+"""No solution text in any release, found however it is reformatted (cs231n/instructor/leaks.py)."""
 
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from cs231n.course.leaks import find_leaks, normalise, solution_statements
-from cs231n.course.release import ReleaseError, build_release
+from cs231n.instructor.leaks import find_leaks, normalise, solution_statements
+from cs231n.instructor.release import ReleaseError, build_release
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSIGNMENTS = sorted(p.name for p in (ROOT / "assignments").glob("assignment*") if p.is_dir())

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import nbformat
 
-from cs231n.course.release import build_release
+from cs231n.instructor.release import build_release
 
 ROOT = Path(__file__).resolve().parents[2]
 

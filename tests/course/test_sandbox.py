@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cs231n.course import sandbox
+from cs231n.instructor import sandbox
 
 pytestmark = pytest.mark.skipif(
     not sandbox.bwrap_works() and not os.environ.get("CS231N_REQUIRE_SANDBOX"),

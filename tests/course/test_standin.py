@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from cs231n import data_utils
-from cs231n.course import embedded_cifar
-from cs231n.course.cli import main
+from cs231n.cli import main
+from cs231n.data import embedded_cifar
 
 
 def test_a_standin_reads_as_the_real_set(tmp_path, capsys):

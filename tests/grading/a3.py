@@ -10,9 +10,17 @@ initialised.
 
 import numpy as np
 
-from cs231n.course.grade import Registry, run_probe
+from cs231n.instructor.grade import Registry, run_probe
 
 TESTS = Registry()
+
+# What a test calls but does not grade answers with the reference's values
+# (cs231n.instructor.answers): a model's layers, a recurrent layer's steps, the network a
+# visualization runs. A backward pass whose cache the student designs runs the student's
+# own forward pass (its time loop), with the steps inside answered.
+LAYERS = ("cs231n.layer_utils:*",)
+RECURRENT = (*LAYERS, "cs231n.rnn_layers:*")
+TRANSFORMER = (*RECURRENT, "cs231n.transformer_layers:*")
 
 FWD_TOL = 1e-6
 BWD_TOL = 1e-6
@@ -59,6 +67,7 @@ def rnn_step_forward(rng):
 @TESTS(
     "a3.rnn.step_backward",
     2,
+    uses=("a3.rnn.step_forward",),
     tol=BWD_TOL,
     hint="the derivative of tanh(a) is 1 - tanh(a) ** 2 (next_h is tanh(a)); from da "
     "follow the two matrix products back to x, prev_h, Wx and Wh, and sum da over the "
@@ -77,6 +86,7 @@ def rnn_step_backward(rng):
 @TESTS(
     "a3.rnn.forward",
     2,
+    answer=("cs231n.rnn_layers:rnn_step_forward",),
     tol=FWD_TOL,
     hint="run rnn_step_forward once per time step, feeding each step's hidden state to "
     "the next, starting from h0, and store every hidden state in h[:, t, :].",
@@ -92,6 +102,8 @@ def rnn_forward(rng):
 @TESTS(
     "a3.rnn.backward",
     3,
+    uses=("a3.rnn.forward",),
+    answer=("cs231n.rnn_layers:rnn_step_forward", "cs231n.rnn_layers:rnn_step_backward"),
     tol=BWD_TOL,
     hint="walk the time steps in reverse: the gradient reaching h[:, t] is dh[:, t] plus "
     "what step t + 1 sent back to its prev_h; the weight gradients add up over the "
@@ -133,6 +145,7 @@ def word_embedding_forward(rng):
 @TESTS(
     "a3.rnn.word_embedding_backward",
     2,
+    uses=("a3.rnn.word_embedding_forward",),
     tol=BWD_TOL,
     hint="dW[v] sums dout[n, t] over every position where x[n, t] == v; a word that "
     "appears several times must accumulate all of them (see np.add.at). This test "
@@ -170,6 +183,7 @@ def lstm_step_forward(rng):
 @TESTS(
     "a3.lstm.step_backward",
     3,
+    uses=("a3.lstm.step_forward",),
     tol=BWD_TOL,
     hint="next_c receives gradient both from dnext_c and through next_h = o * "
     "tanh(next_c); then go through each gate's nonlinearity to the (N, 4H) "
@@ -189,6 +203,7 @@ def lstm_step_backward(rng):
 @TESTS(
     "a3.lstm.forward",
     2,
+    answer=("cs231n.rnn_layers:lstm_step_forward",),
     tol=FWD_TOL,
     hint="run lstm_step_forward at every time step from h0 and an initial cell state of "
     "zeros; return every hidden state (not the cell states).",
@@ -204,6 +219,8 @@ def lstm_forward(rng):
 @TESTS(
     "a3.lstm.backward",
     3,
+    uses=("a3.lstm.forward",),
+    answer=("cs231n.rnn_layers:lstm_step_forward", "cs231n.rnn_layers:lstm_step_backward"),
     tol=BWD_TOL,
     hint="as for the RNN, in reverse time, carrying both the hidden-state and the "
     "cell-state gradients from step t + 1 to step t (the last cell state gets no "
@@ -277,8 +294,8 @@ _LOSS = (
 _LOSS_HINT = (
     "features -> initial hidden state (affine), captions_in -> word vectors, the "
     "recurrent layer over time, temporal affine to vocabulary scores, temporal softmax "
-    "loss with the mask; then every backward pass in reverse. This test uses your "
-    "word-embedding and {cell} layers."
+    "loss with the mask; then every backward pass in reverse. The {cell} and other layers "
+    "answer as the reference's: only the model is graded here."
 )
 
 
@@ -290,6 +307,7 @@ def _loss_parts(loss_points, grad_points):
 @TESTS(
     "a3.captioning.loss",
     3,
+    answer=RECURRENT,
     tol=BWD_TOL,
     hint=_LOSS_HINT.format(cell="RNN"),
     parts=_loss_parts(1, 2),
@@ -301,6 +319,7 @@ def captioning_loss_rnn(rng):
 @TESTS(
     "a3.captioning.loss.lstm",
     2,
+    answer=RECURRENT,
     tol=BWD_TOL,
     hint=_LOSS_HINT.format(cell="LSTM"),
     parts=_loss_parts(1, 1),
@@ -313,7 +332,7 @@ _SAMPLE_HINT = (
     "start from h0 = features W_proj + b_proj (and a zero cell state for the LSTM) and the "
     "<START> word; at each step embed the previous word, take one {cell} step, score the "
     "vocabulary and keep the highest-scoring word; once a caption has produced <END>, the "
-    "rest of its row stays <NULL>. This test uses your {cell} step."
+    "rest of its row stays <NULL>. The layers answer as the reference's."
 )
 
 
@@ -324,12 +343,24 @@ def _sample(rng, cell_type):
     return data, code
 
 
-@TESTS("a3.captioning.sample", 2, exact=True, hint=_SAMPLE_HINT.format(cell="RNN"))
+@TESTS(
+    "a3.captioning.sample",
+    2,
+    exact=True,
+    answer=RECURRENT,
+    hint=_SAMPLE_HINT.format(cell="RNN"),
+)
 def captioning_sample_rnn(rng):
     return _sample(rng, "rnn")
 
 
-@TESTS("a3.captioning.sample.lstm", 1, exact=True, hint=_SAMPLE_HINT.format(cell="LSTM"))
+@TESTS(
+    "a3.captioning.sample.lstm",
+    1,
+    exact=True,
+    answer=RECURRENT,
+    hint=_SAMPLE_HINT.format(cell="LSTM"),
+)
 def captioning_sample_lstm(rng):
     return _sample(rng, "lstm")
 
@@ -374,6 +405,7 @@ def _reference_scores(data):
 @TESTS(
     "a3.netvis.saliency",
     2,
+    answer=LAYERS,
     tol=FWD_TOL,
     hint="backpropagate a gradient of 1 on each image's correct-class score (0 elsewhere) "
     "to the image, then take the absolute value and its maximum over the colour "
@@ -392,6 +424,7 @@ def saliency(rng):
 @TESTS(
     "a3.netvis.fooling",
     2,
+    answer=LAYERS,
     tol=FWD_TOL,
     hint="loop: if the model already predicts target_y, stop; otherwise add learning_rate "
     "* g / ||g|| to the image, with g the gradient of the target score with respect "
@@ -419,6 +452,7 @@ def fooling(rng):
 @TESTS(
     "a3.netvis.class_visualization",
     2,
+    answer=LAYERS,
     tol=FWD_TOL,
     hint="the objective is s_y(img) - l2_reg * ||img||^2: its gradient is the score's "
     "gradient minus 2 * l2_reg * img; step by learning_rate * g / ||g|| and update "
@@ -460,6 +494,7 @@ def tv_loss(rng):
 @TESTS(
     "a3.netvis.feature_inversion",
     2,
+    answer=(*LAYERS, "cs231n.net_visualization:tv_loss"),
     tol=FWD_TOL,
     hint="the objective is ||phi(img) - target_feats||^2 + tv_loss(img); backpropagate "
     "2 * (phi(img) - target_feats) from the chosen layer to the image, add the TV "
@@ -563,10 +598,11 @@ def _multihead_data(rng):
 @TESTS(
     "a3.transformer.multihead_forward",
     2,
+    answer=(*LAYERS, "cs231n.transformer_layers:attention_forward"),
     tol=FWD_TOL,
     hint="project query, key and value with their affine layers, split E into num_heads "
     "heads of E / num_heads features (head h gets features h*d .. (h+1)*d - 1), attend, "
-    "merge the heads back and apply the output projection. This test uses your attention.",
+    "merge the heads back and apply the output projection. Attention answers as the reference's.",
 )
 def transformer_multihead_forward(rng):
     code = (
@@ -580,10 +616,16 @@ def transformer_multihead_forward(rng):
 @TESTS(
     "a3.transformer.multihead_backward",
     3,
+    uses=("a3.transformer.multihead_forward",),
+    answer=(
+        *LAYERS,
+        "cs231n.transformer_layers:attention_forward",
+        "cs231n.transformer_layers:attention_backward",
+    ),
     tol=BWD_TOL,
     hint="the forward pass in reverse: output projection, merge of the heads (its "
     "backward is a split), attention backward, the three input projections. This test "
-    "runs your multihead_attention_forward and attention layers first.",
+    "runs your multihead_attention_forward first (attention answers as the reference's).",
 )
 def transformer_multihead_backward(rng):
     code = (
@@ -614,12 +656,13 @@ def transformer_positional_encoding(rng):
 @TESTS(
     "a3.transformer.captioning_loss",
     3,
+    answer=TRANSFORMER,
     tol=BWD_TOL,
     parts=_loss_parts(1, 2),
     hint="run the forward pass (self._forward), the temporal softmax loss with the mask, "
     "then every backward pass in reverse: vocabulary affine, the decoder layers from the "
     "last to the first (each adds to the memory's gradient), the positional encoding, the "
-    "word embedding, and the image projection. This test uses your attention layers.",
+    "word embedding, and the image projection. The layers answer as the reference's.",
 )
 def transformer_captioning_loss(rng):
     from cs231n.classifiers.transformer import CaptioningTransformer

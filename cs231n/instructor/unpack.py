@@ -19,7 +19,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from cs231n.course.readback import ReadBackError, parse_json
+from cs231n.instructor.readback import ReadBackError, parse_json
 
 # Limits on what a submission may hold.
 MAX_MEMBERS = 2000

@@ -7,12 +7,26 @@ for one function a student wrote, and names a short *probe*: Python code that ca
 function and stores what it returns in a dict ``out``. The grader runs the probe twice:
 
 1. here, in the trusted process, against the reference solution -> the expected values;
-2. in a sandboxed child process (``cs231n.course.sandbox``) against the student's package
+2. in a sandboxed child process (``cs231n.instructor.sandbox``) against the student's package
    -> the student's values, returned as plain arrays.
 
 The grader then compares the two (shapes, finiteness, relative error within the test's
 tolerance) and awards the test's points or explains, in words a student can act on, what
-differed. The child never sees the grading tests, the reference solution, the expected
+differed.
+
+Each function earns its points by itself. What a test calls but does not grade (a
+model's layers, a recurrent layer's steps, the network a visualization runs) answers
+with the reference's values: step 1 records those calls as plain numbers, and the child
+answers the student's matching calls with them (``cs231n.instructor.answers``), so a correct
+model earns its points beside a stubbed layer, and no reference code reaches the child.
+Backward passes get caches the grader builds where the API fixes their layout (affine's
+``(x, w, b)``, convolution's ``(x, w, b, conv_param)``); where the student designs the
+cache (batch norm, layer norm, the recurrent layers), the test runs the student's own
+forward pass for it, says so in its hint and declares it (``uses=``): the gradients are
+still checked against the reference's, so a forward pass with a wrong output but a
+usable cache costs the backward nothing; only a forward pass that returns no cache at all
+does. ``tests/course/test_region_matrix.py`` proves, for every graded region, that it
+alone earns exactly its points and that breaking it loses exactly them. The child never sees the grading tests, the reference solution, the expected
 values, other submissions or the results files, and it cannot reach the network.
 
 Outputs, per submission: ``<out>/<name>/results.json`` (Gradescope's format) and
@@ -39,11 +53,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
 import numpy as np
 
-from cs231n.course import readback, sandbox
-from cs231n.course.release import build_release, parse_assignment
-from cs231n.course.unpack import (  # noqa: F401 - SubmissionError is part of this API
+from cs231n.instructor import answers, readback, sandbox
+from cs231n.instructor.release import build_release, parse_assignment
+from cs231n.instructor.unpack import (  # noqa: F401 - SubmissionError is part of this API
     SubmissionError,
     overlay_package,
     remove_tree,
@@ -53,6 +68,8 @@ from cs231n.course.unpack import (  # noqa: F401 - SubmissionError is part of th
 # The reference probes run in this process, in the threads of a batch: one at a time, so
 # that a probe seeding numpy's global random state (dropout) gets the numbers it seeded.
 _REFERENCE_LOCK = threading.Lock()
+# The reference's answers to the calls a test does not grade travel with its probe.
+ANSWER_TABLE_BYTES = 32 * 2**20
 
 
 # -- grading tests ------------------------------------------------------------------------
@@ -78,6 +95,12 @@ class GradingTest:
     keys: tuple = ()
     part: str = ""
     regions: tuple = ()  # the regions it grades (from its name or the module's COVERS)
+    # Functions the test does not grade, answered from the reference's calls
+    # ("module:function" or "module:*"; cs231n.instructor.answers).
+    answer: tuple = ()
+    # Regions of the student's besides its own that the test runs: the forward pass whose
+    # cache a backward pass reads, where the API leaves the cache's layout to the student.
+    uses: tuple = ()
     label: str = ""  # what students read: the function and the part ("svm_loss_naive: loss")
 
 
@@ -95,18 +118,36 @@ class Registry:
         exact=False,
         check=None,
         parts=None,
+        answer=(),
+        uses=(),
     ):
         """Decorator registering ``f(rng) -> (inputs, code)`` as a grading test.
 
         ``parts``: {part: (output keys, points)} scores the outputs separately, as tests
         ``<name>.<part>`` (a right loss earns its points beside a wrong gradient); then
-        ``points`` is their sum.
+        ``points`` is their sum. ``answer``: the functions the probe calls but the test
+        does not grade, answered with the reference's values (``cs231n.instructor.answers``).
+        ``uses``: regions of the student's the test runs besides its own (a forward pass
+        building the cache its backward pass reads, when the API leaves the cache's
+        layout to the student); the hint must say so.
         """
+        answer, uses = tuple(answer), tuple(uses)
 
         def register(make):
             if not parts:
                 self.tests.append(
-                    GradingTest(name, points, make, tol, hint, wall_seconds, exact, check)
+                    GradingTest(
+                        name,
+                        points,
+                        make,
+                        tol,
+                        hint,
+                        wall_seconds,
+                        exact,
+                        check,
+                        answer=answer,
+                        uses=uses,
+                    )
                 )
                 return make
             if abs(sum(p for _, p in parts.values()) - points) > 1e-9:
@@ -124,6 +165,8 @@ class Registry:
                         check,
                         keys=tuple(keys),
                         part=part,
+                        answer=answer,
+                        uses=uses,
                     )
                 )
             return make
@@ -131,8 +174,14 @@ class Registry:
         return register
 
 
-def load_tests(assignment, tests_dir):
-    """The GradingTests of ``assignment`` from ``tests_dir/a<N>.py`` (its ``TESTS``)."""
+def load_tests(assignment, tests_dir, root=None):
+    """The GradingTests of ``assignment`` from ``tests_dir/a<N>.py`` (its ``TESTS``).
+
+    Each test's ``regions``: the module's ``COVERS`` for it, else (given the source tree
+    ``root``) the package's regions its name relates to (``a1.knn.predict_labels`` grades
+    ``a1.knn.predict_labels.vote``; ``a2.fc_net.forward.normalization`` grades
+    ``a2.fc_net.forward``), else its own name.
+    """
     _, number = parse_assignment(assignment)
     path = Path(tests_dir) / f"a{number}.py"
     if not path.is_file():
@@ -141,10 +190,20 @@ def load_tests(assignment, tests_dir):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     covers = getattr(module, "COVERS", {})
+    known = set()
+    if root is not None:
+        from cs231n.instructor.markers import check_tree
+
+        for path, regions in check_tree(root).items():
+            if path.suffix == ".py":
+                known.update(r.name for r in regions)
     tests = list(module.TESTS.tests)
     for t in tests:
         base = t.name[: -len(t.part) - 1] if t.part else t.name
-        t.regions = tuple(covers.get(t.name) or covers.get(base) or [base])
+        related = sorted(
+            r for r in known if r == base or r.startswith(base + ".") or base.startswith(r + ".")
+        )
+        t.regions = tuple(covers.get(t.name) or covers.get(base) or related or [base])
     return tests
 
 
@@ -154,8 +213,8 @@ def _is_part_key(key, keys):
 
 def student_facing_labels(root, tests):
     """Give each test a label naming the function a student wrote, and the part graded."""
-    from cs231n.course.markers import check_tree
-    from cs231n.course.stubs import _enclosing_functions
+    from cs231n.instructor.markers import check_tree
+    from cs231n.instructor.stubs import _enclosing_functions
 
     functions = {}
     for path, regions in check_tree(root).items():
@@ -233,10 +292,52 @@ def compare(expected, got, tol, exact=False):
 
 
 # -- submissions ----------------------------------------------------------------------------
-# Unpacking (zips, folders and what they may hide) is ``cs231n.course.unpack``; what the
-# child returns is read back by ``cs231n.course.readback``.
+# Unpacking (zips, folders and what they may hide) is ``cs231n.instructor.unpack``; what the
+# child returns is read back by ``cs231n.instructor.readback``.
 
 # -- grading --------------------------------------------------------------------------------
+
+
+def reference_run(test, test_seed):
+    """Draw the test's inputs from ``test_seed`` and run its probe against the reference.
+
+    Returns ``(inputs, code, expected, table)``: ``table`` holds the reference's calls to
+    the functions the test answers (``cs231n.instructor.answers``), for the child.
+    """
+    rng = np.random.default_rng(test_seed)
+    with _REFERENCE_LOCK:  # reference code may use numpy's global random state
+        inputs, code = test.make(rng)
+        with answers.recording(test.answer) as table:
+            expected = run_probe(code, inputs)
+    if answers.table_size(table) > ANSWER_TABLE_BYTES:
+        raise ValueError(f"its answer table holds over {ANSWER_TABLE_BYTES} bytes")
+    if test.keys:  # a part: only its outputs ("d*": every name starting with d)
+        expected = {k: v for k, v in expected.items() if _is_part_key(k, test.keys)}
+        if not expected:
+            raise KeyError(f"the probe returns none of {test.keys}")
+    if test.check is not None and not test.check(inputs, expected, expected)[0]:
+        raise AssertionError("the reference solution fails the check")
+    return inputs, code, expected, table
+
+
+def score(test, inputs, expected, got):
+    """(points, message) for the student's outputs ``got`` (read back, untrusted)."""
+    if test.check is None:
+        try:
+            ok, why = compare(expected, got, test.tol, test.exact)
+        except Exception as exc:  # noqa: BLE001 - whatever came back, it earns nothing
+            ok, why = False, f"your code's results could not be compared ({type(exc).__name__})"
+    else:
+        try:
+            ok, why = test.check(inputs, expected, got)
+        except Exception:  # noqa: BLE001 - malformed outputs earn nothing
+            ok, why = False, "your code's results have the wrong form (check their shapes)"
+    if ok:
+        return float(test.points), ""
+    msg = f"{why} on inputs {_describe_inputs(inputs)}."
+    if test.hint:
+        msg += f" Hint: {test.hint}"
+    return 0.0, msg
 
 
 @dataclass
@@ -253,7 +354,7 @@ class Grader:
 
     def __post_init__(self):
         self.assignment, _ = parse_assignment(self.assignment)
-        self.tests = load_tests(self.assignment, self.tests_dir)
+        self.tests = load_tests(self.assignment, self.tests_dir, self.root)
         student_facing_labels(self.root, self.tests)
         if self.only:
             self.tests = [t for t in self.tests if t.name.startswith(tuple(self.only))]
@@ -272,6 +373,7 @@ class Grader:
         self.release = self._tmp / "release"
         build_release(self.root, self.assignment, self.release)
         self.runner = Path(__file__).with_name("_child.py").read_text()
+        self._manual = None  # the release's questions graded by hand, read once
 
     def close(self):
         try:
@@ -290,17 +392,8 @@ class Grader:
                 f"not graded: this submission used up its time budget "
                 f"({self.budget_seconds:g} s for all its tests)"
             )
-        rng = np.random.default_rng(test_seed)
         try:
-            with _REFERENCE_LOCK:  # reference code may use numpy's global random state
-                inputs, code = test.make(rng)
-                expected = run_probe(code, inputs)
-            if test.keys:  # a part: only its outputs ("d*": every name starting with d)
-                expected = {k: v for k, v in expected.items() if _is_part_key(k, test.keys)}
-                if not expected:
-                    raise KeyError(f"the probe returns none of {test.keys}")
-            if test.check is not None and not test.check(inputs, expected, expected)[0]:
-                raise AssertionError("the reference solution fails the check")
+            inputs, code, expected, table = reference_run(test, test_seed)
         except Exception as exc:  # noqa: BLE001 - a broken grading test is the grader's bug
             return (
                 0.0,
@@ -314,7 +407,7 @@ class Grader:
             (job / "runner.py").chmod(0o644)
             task = os.open(job / "task.pkl", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with open(task, "wb") as f:
-                pickle.dump({"code": code, "inputs": inputs}, f)
+                pickle.dump({"code": code, "inputs": inputs, "answers": table}, f)
             limits = copy.copy(self.limits)
             limits.wall_seconds = min(limits.wall_seconds, test.wall_seconds, left)
             outcome = sandbox.run_limited(
@@ -345,22 +438,34 @@ class Grader:
                 remove_tree(job)
             except OSError:
                 pass  # the folder goes with the grader's own at close()
-        if test.check is None:
+        return score(test, inputs, expected, got)
+
+    def _manual_questions(self, notebooks):
+        """The questions graded by hand (from the release), each marked answered or not.
+
+        ``notebooks``: the folder of the student's notebooks (untrusted), or None when
+        the submission could not be read. Entries: {id, notebook, kind, title, points,
+        answered}; "answered" is None where the student's notebook could not be read.
+        """
+        from cs231n.submission.questions import scan_notebook
+
+        if self._manual is None:
+            self._manual = []
+            for path in sorted((self.release / self.assignment).glob("*.ipynb")):
+                nb = nbformat.read(path, as_version=4)
+                self._manual += [q.manifest() for q in scan_notebook(nb, path.name)[0]]
+        answered = {}
+        for name in sorted({q["notebook"] for q in self._manual}):
+            path = None if notebooks is None else notebooks / name
             try:
-                ok, why = compare(expected, got, test.tol, test.exact)
-            except Exception as exc:  # noqa: BLE001 - whatever came back, it earns nothing
-                ok, why = False, f"your code's results could not be compared ({type(exc).__name__})"
-        else:
-            try:
-                ok, why = test.check(inputs, expected, got)
-            except Exception:  # noqa: BLE001 - malformed outputs earn nothing
-                ok, why = False, "your code's results have the wrong form (check their shapes)"
-        if ok:
-            return float(test.points), ""
-        msg = f"{why} on inputs {_describe_inputs(inputs)}."
-        if test.hint:
-            msg += f" Hint: {test.hint}"
-        return 0.0, msg
+                if path is None or not path.is_file() or path.is_symlink():
+                    continue
+                nb = nbformat.reads(readback.read_capped(path, 64 * 2**20).decode(), 4)
+                for q in scan_notebook(nb, name)[0]:
+                    answered[q.id] = not q.empty
+            except Exception:  # noqa: BLE001 - an unreadable notebook: not known
+                answered.update({q["id"]: None for q in self._manual if q["notebook"] == name})
+        return [{**q, "answered": answered.get(q["id"], False)} for q in self._manual]
 
     def grade(self, submission, jobs=1, seed=None, test_seeds=None):
         """Grade one submission (zip or folder); return a Gradescope results dict.
@@ -378,6 +483,7 @@ class Grader:
         seeds.update({k: int(v) for k, v in (test_seeds or {}).items() if k in seeds})
         work = Path(tempfile.mkdtemp(prefix="sub-", dir=self._tmp))
         notes, tests_out = [], []
+        manual = self._manual_questions(None)
         try:
             try:
                 pkg = work / "package"
@@ -399,6 +505,7 @@ class Grader:
                         for t in self.tests
                     ]
                     results = [_result_or_reason(f) for f in futures]
+                manual = self._manual_questions(student / self.assignment)
             for t, (score, msg) in zip(self.tests, results):
                 tests_out.append(
                     {
@@ -422,7 +529,7 @@ class Grader:
             "execution_time": round(time.perf_counter() - start, 2),
             "output": "\n".join(notes),
             "stdout_visibility": "visible",
-            "extra_data": {"seed": seed},
+            "extra_data": {"seed": seed, "manual": manual},
             "tests": tests_out,
         }
 
@@ -496,6 +603,7 @@ def feedback_markdown(name, result):
         ]
     if result.get("output"):
         lines += [result["output"], ""]
+    manual = result.get("extra_data", {}).get("manual") or []
     for t in result["tests"]:
         mark = "PASS" if t["score"] == t["max_score"] else "FAIL"
         seed = t.get("extra_data", {}).get("seed")
@@ -504,6 +612,19 @@ def feedback_markdown(name, result):
             + (f" [seed {seed}]" if seed is not None else "")
             + ("" if mark == "PASS" else f": {t['output']}")
         )
+    if manual:
+        lines += [
+            "",
+            f"## To be graded by hand ({len(manual)} questions, not in the score above)",
+            "",
+        ]
+        for q in manual:
+            state = {True: "answered", False: "no answer found", None: "notebook unreadable"}
+            points = f", {q['points']:g} points" if q.get("points") is not None else ""
+            lines.append(
+                f"- {q['title']} ({q['notebook']}, {q['kind']}{points}): "
+                f"{state.get(q.get('answered'), 'unknown')} `{q['id']}`"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -567,14 +688,17 @@ def grade_batch(grader, submissions, out_dir, jobs=2, seed=None, test_seeds=None
     buf = io.StringIO()
     writer = csv.writer(buf)
     test_names = [t.name for t in grader.tests]
-    writer.writerow(["submission", "score", "max_score", *test_names])
+    # The last column: the answered questions still to be graded by hand.
+    writer.writerow(["submission", "score", "max_score", *test_names, "to_grade_by_hand"])
     for name, result in rows:
+        manual = result.get("extra_data", {}).get("manual") or []
         writer.writerow(
             [
                 name,
                 f"{result['score']:g}",
                 f"{result['max_score']:g}",
                 *[f"{t['score']:g}" for t in result["tests"]],
+                sum(1 for q in manual if q.get("answered")),
             ]
         )
     _atomic_write(out_dir / "gradebook.csv", buf.getvalue())
@@ -612,7 +736,7 @@ def expand_submissions(paths):
 
 
 def _cmd(args):
-    from cs231n.course.notebooks import find_repo_root
+    from cs231n.instructor.notebooks import find_repo_root
 
     root = find_repo_root()
     tests_dir = Path(args.tests) if args.tests else root / "tests" / "grading"

@@ -21,7 +21,7 @@ import re
 import textwrap
 from pathlib import Path
 
-from cs231n.course.markers import check_tree, parse_regions
+from cs231n.instructor.markers import check_tree, parse_regions
 
 MIN_CHARS = 16
 _SPACE_AND_QUOTES = re.compile(r"[\s'\"`]+")

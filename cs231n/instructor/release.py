@@ -29,15 +29,17 @@ from pathlib import Path
 
 import nbformat
 
-from cs231n.course.leaks import find_leaks, solution_statements
-from cs231n.course.markers import MarkerError
-from cs231n.course.stubs import transform
+from cs231n.assignments import UnknownAssignment
+from cs231n.assignments import parse_assignment as _parse_assignment
+from cs231n.instructor.leaks import find_leaks, solution_statements
+from cs231n.instructor.markers import MarkerError
+from cs231n.instructor.stubs import transform
 
-ASSIGNMENTS = {"assignment1": 1, "assignment2": 2, "assignment3": 3}
 TOP_LEVEL_FILES = ["pyproject.toml", "setup.py", "requirements.txt", "LICENSE"]
 DATASET_FILES = ["datasets/get_datasets.sh", "datasets/README.md"]
 PACKAGE_SUFFIXES = {".py", ".pyx", ".npz", ".json", ".txt", ".md"}
 SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", "build"}
+INSTRUCTOR_DIR = "instructor"  # cs231n/instructor/: never released
 RELEASE_TRAILER = "cs231n-release"
 # Fixed identity and date of release commits, so the same source gives the same commit.
 COMMIT_ENV = {
@@ -55,12 +57,11 @@ class ReleaseError(RuntimeError):
 
 
 def parse_assignment(name):
-    """'assignment2', '2' or 'a2' -> ('assignment2', 2)."""
-    key = str(name).strip().lower().removeprefix("assignment").removeprefix("a")
-    full = f"assignment{key}"
-    if full not in ASSIGNMENTS:
-        raise ReleaseError(f"unknown assignment {name!r}; choose one of {', '.join(ASSIGNMENTS)}.")
-    return full, ASSIGNMENTS[full]
+    """'assignment2', '2' or 'a2' -> ('assignment2', 2); ReleaseError for anything else."""
+    try:
+        return _parse_assignment(name)
+    except UnknownAssignment as exc:
+        raise ReleaseError(str(exc)) from None
 
 
 def _keep_rule(number, reveal_earlier):
@@ -111,10 +112,14 @@ def _last_heading(markdown):
     return found
 
 
-def _package_files(root):
+def _package_files(root, staff=False):
+    """The package's files a release holds: all but the course staff's tooling (which
+    ``staff=True`` includes, for the autograder)."""
     for path in sorted((root / "cs231n").rglob("*")):
         rel = path.relative_to(root)
         if path.is_dir() or SKIP_DIRS & set(rel.parts) or path.suffix not in PACKAGE_SUFFIXES:
+            continue
+        if rel.parts[1] == INSTRUCTOR_DIR and not staff:
             continue
         yield rel
 
@@ -138,24 +143,109 @@ def _earlier_note(number, reveal_earlier):
     )
 
 
+# What each assignment's notebooks use, for its README.
+_DATA = {
+    1: ("CIFAR-10", "cifar10"),
+    2: ("CIFAR-10", "cifar10"),
+    3: ("the COCO captioning set (and CIFAR-10 for the network visualization)", "coco"),
+}
+# The tables of the repository's pyproject.toml a student's release leaves out: the test
+# suite's and the linter's configuration (no tests ship), and the extras to run them.
+_REPO_ONLY_TABLES = {
+    "tool.pytest.ini_options",
+    "tool.ruff",
+    "tool.ruff.lint",
+    'project.entry-points."cs231n.commands"',  # the course staff's commands
+}
+_REPO_ONLY_EXTRAS = {"test", "dev"}
+
+
+def student_pyproject(text):
+    """The release's pyproject.toml: the repository's without its test configuration.
+
+    The project's metadata, dependencies, build and command are kept as written (one
+    place for them); the ``[tool.pytest...]`` and ``[tool.ruff...]`` tables, the ``test``
+    and ``dev`` extras and the course staff's commands are left out.
+    """
+    out, table = [], None
+    for line in text.splitlines():
+        header = re.match(r"^\[([^\]]+)\]\s*$", line)
+        if header:
+            table = header[1].strip()
+        if table in _REPO_ONLY_TABLES:
+            continue
+        extra = re.match(r"^(\w+)\s*=", line)
+        if table == "project.optional-dependencies" and extra and extra[1] in _REPO_ONLY_EXTRAS:
+            continue
+        out.append(line)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).rstrip("\n") + "\n"
+
+
 def student_readme(assignment, reveal_earlier=True):
+    """The README of a student's release: written for the student of this assignment."""
     _, number = parse_assignment(assignment)
     earlier = _earlier_note(number, reveal_earlier)
-    earlier = f"\n{earlier}\n" if earlier else ""
+    builds_on = (
+        f"\n## What it builds on\n\n{earlier}\n"
+        if earlier
+        else "\n## What it builds on\n\nNothing: this is the first assignment.\n"
+    )
+    data_name, data_key = _DATA[number]
     return f"""# {assignment}
 
-Welcome! This folder is your copy of {assignment}.
-{earlier}
-1. Install the package once (it compiles the fast layers; without a C compiler a numpy
-   fallback is used): `python3 -m pip install -e .`
-2. Start Jupyter in this folder and open the notebooks in `{assignment}/`, in order.
-   Every `YOUR CODE HERE` region (in the notebooks and in `cs231n/`) raises an error naming
-   what to implement until you replace it with your code; the notebooks check your work.
-3. Data: the notebooks use the real data when you have downloaded it
-   (`cs231n data download cifar10`, or `coco` for assignment 3) and a small embedded data
-   set otherwise, and say which.
-4. Submit: `cs231n collect {assignment}` packs your code and executed notebooks into a zip
-   and exports your inline answers. Upload the zip.
+Your copy of {assignment}: the notebooks in `{assignment}/` walk you through it, and the
+code you write goes in the notebooks and in the package `cs231n/`.
+
+## Install
+
+With Python 3.10 or newer (a virtual environment is a good idea:
+`python3 -m venv .venv && . .venv/bin/activate`), in this folder:
+
+```bash
+python3 -m pip install -e ".[notebook]"
+```
+
+This installs the package `cs231n` (editable: your changes take effect at once), the
+command `cs231n`, and Jupyter. It compiles the fast convolution layers when a C compiler
+is present; without one a numpy fallback is used, which says so once.
+
+## Open the notebooks
+
+```bash
+jupyter notebook {assignment}/
+```
+
+Work through the notebooks in order. Every `YOUR CODE HERE` region, in the notebooks and
+in `cs231n/`, raises an error naming what to write until you replace it with your code;
+the notebooks check your work as you go, and each inline question has a cell for your
+answer.
+{builds_on}
+## Data
+
+The notebooks use {data_name}. Until you download the real data they use a small
+embedded stand-in of the same format (generated in seconds, no network needed), and they
+say which one they use. To get the real one:
+
+```bash
+cs231n data download {data_key}
+```
+
+(`cs231n data where` shows where data lives; `cs231n data verify` checks it.)
+
+## Submit
+
+When every notebook has run from top to bottom (Kernel > Restart & Run All), in this
+folder:
+
+```bash
+cs231n collect {assignment}
+```
+
+This writes `{assignment}_submission.zip` (your code and executed notebooks) and
+`{assignment}_answers.pdf` (your inline answers and notebook code, one question per page),
+warns about anything a grader would miss (cells not run, empty answers, cells that
+ended in an error), and never overwrites a zip made before. Upload what your course asks for:
+usually the zip for the autograder and the PDF for the questions graded by hand.
 """
 
 
@@ -191,7 +281,7 @@ def build_release(root, assignment, out, reveal_earlier=True):
 
     for rel in _package_files(root):
         src = root / rel
-        if rel.suffix in (".py", ".pyx") and rel.parts[1] != "course":
+        if rel.suffix in (".py", ".pyx"):
             text, names = transform(src.read_text(encoding="utf-8"), keep, rel.as_posix())
             stubbed += names
             write(rel, text)
@@ -211,7 +301,9 @@ def build_release(root, assignment, out, reveal_earlier=True):
         write(rel, nbformat.writes(nb) + "\n")
 
     for name in TOP_LEVEL_FILES + DATASET_FILES:
-        if (root / name).is_file():
+        if name == "pyproject.toml":
+            write(Path(name), student_pyproject((root / name).read_text(encoding="utf-8")))
+        elif (root / name).is_file():
             write(Path(name), (root / name).read_bytes())
     write(Path("README.md"), student_readme(full, reveal_earlier))
     write(
@@ -220,7 +312,7 @@ def build_release(root, assignment, out, reveal_earlier=True):
         "!datasets/get_datasets.sh\n!datasets/README.md\n*_submission*.zip\n",
     )
     # Last line of defence: no statement of a stubbed region, however reformatted, in
-    # any file written (see cs231n/course/leaks.py). A leaking release is not kept.
+    # any file written (see cs231n/instructor/leaks.py). A leaking release is not kept.
     leaked = find_leaks(out, solution_statements(root, names=set(stubbed)))
     if leaked:
         shutil.rmtree(out)
@@ -316,7 +408,7 @@ def release_to_branch(root, assignment, repo, branch, reveal_earlier=True, force
 
 
 def _cmd(args):
-    from cs231n.course.notebooks import find_repo_root
+    from cs231n.instructor.notebooks import find_repo_root
 
     root = find_repo_root()
     try:
@@ -393,9 +485,9 @@ def solution_tree(root, assignment, dest):
     root, dest = Path(root), Path(dest)
     full, _ = parse_assignment(assignment)
     build_release(root, full, dest)
-    for src in sorted((root / "cs231n").rglob("*.py")):
-        if "__pycache__" not in src.parts:
-            shutil.copy(src, dest / src.relative_to(root))
+    for rel in _package_files(root):
+        if rel.suffix == ".py":
+            shutil.copy(root / rel, dest / rel)
     for nb in sorted((root / "assignments" / full).glob("*.ipynb")):
         shutil.copy(nb, dest / full / nb.name)
     return dest

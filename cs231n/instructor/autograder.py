@@ -36,8 +36,8 @@ import warnings
 import zipfile
 from pathlib import Path
 
-from cs231n.course import sandbox
-from cs231n.course.release import (
+from cs231n.instructor import sandbox
+from cs231n.instructor.release import (
     DATASET_FILES,
     TOP_LEVEL_FILES,
     ReleaseError,
@@ -73,7 +73,7 @@ PYTHON="${{AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}}"
 export PYTHONPATH="$ROOT/source${{PYTHONPATH:+:$PYTHONPATH}}"
 export CS231N_NUMPY_FALLBACK=1
 cd "$ROOT/source"
-exec "$PYTHON" -m cs231n.course.autograder run {assignment} --root "$ROOT"
+exec "$PYTHON" -m cs231n.instructor.autograder run {assignment} --root "$ROOT"
 """
 
 
@@ -108,7 +108,7 @@ def autograder_files(root, assignment):
         "tests/grading/__init__.py": ((tests.parent / "__init__.py").read_bytes(), False),
         f"tests/grading/a{number}.py": (tests.read_bytes(), False),
     }
-    for rel in _package_files(root):
+    for rel in _package_files(root, staff=True):  # the grader itself included
         files[rel.as_posix()] = ((root / rel).read_bytes(), False)
     for name in TOP_LEVEL_FILES + DATASET_FILES:
         if (root / name).is_file():
@@ -217,7 +217,7 @@ def _error_results(message, start):
 
 def run(assignment, root="/autograder", jobs=None):
     """Grade ``root/submission`` and write ``root/results/results.json``; return the results."""
-    from cs231n.course.grade import Grader
+    from cs231n.instructor.grade import Grader
 
     start = time.perf_counter()
     root = Path(root)
@@ -271,7 +271,7 @@ def run(assignment, root="/autograder", jobs=None):
 
 
 def _cmd(args):
-    from cs231n.course.notebooks import find_repo_root
+    from cs231n.instructor.notebooks import find_repo_root
 
     try:
         n = build_autograder(find_repo_root(), args.assignment, args.out, force=args.force)
@@ -299,8 +299,8 @@ def register(sub):
 
 
 def main(argv=None):
-    """``python -m cs231n.course.autograder run assignmentN --root /autograder`` (Gradescope)."""
-    parser = argparse.ArgumentParser(prog="python -m cs231n.course.autograder")
+    """``python -m cs231n.instructor.autograder run assignmentN --root /autograder`` (Gradescope)."""
+    parser = argparse.ArgumentParser(prog="python -m cs231n.instructor.autograder")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="grade ROOT/submission into ROOT/results/results.json")
     p.add_argument("assignment")

@@ -11,9 +11,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from cs231n.course import sandbox
-from cs231n.course.collect import collect
-from cs231n.course.notebooks import (
+from cs231n.instructor import sandbox
+from cs231n.instructor.notebooks import (
     add_jobs_option,
     default_jobs,
     discover,
@@ -21,12 +20,13 @@ from cs231n.course.notebooks import (
     run_all,
     single_threaded_blas,
 )
-from cs231n.course.release import build_release, solution_tree
+from cs231n.instructor.release import build_release, solution_tree
+from cs231n.submission.collect import collect
 
 
 def grade_loop(root, assignments, jobs=2, stream=sys.stdout):
     """Release, collect and grade each assignment's solution and empty release."""
-    from cs231n.course.grade import Grader
+    from cs231n.instructor.grade import Grader
 
     secure = sandbox.bwrap_works()
     if not secure:

@@ -17,7 +17,7 @@ which ``cs231n collect`` uses to export the answers.
 import ast
 import textwrap
 
-from cs231n.course.markers import parse_regions
+from cs231n.instructor.markers import parse_regions
 
 CODE_START = "# *****START OF YOUR CODE {name} (DO NOT DELETE/MODIFY THIS LINE)*****"
 CODE_END = "# *****END OF YOUR CODE {name} (DO NOT DELETE/MODIFY THIS LINE)*****"

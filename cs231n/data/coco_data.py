@@ -12,7 +12,7 @@ registry entry has none: the unpacked folder is verified by loading every file
 from pathlib import Path
 
 from cs231n import coco_utils
-from cs231n.course import embedded_coco
+from cs231n.data import embedded_coco
 
 COCO_FOLDER = coco_utils.COCO_FOLDER
 COCO_URL = "http://cs231n.stanford.edu/coco_captioning.zip"

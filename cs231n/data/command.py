@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cs231n import coco_utils, data_utils
-from cs231n.course import coco_data, embedded_cifar
-from cs231n.course import download as dl
+from cs231n.data import coco_data, embedded_cifar
+from cs231n.data import download as dl
 
 
 @dataclass
