@@ -216,7 +216,7 @@ def timing(args):
 
 def hostile_batch(tmp):
     """The honest solution and every hostile submission of the hostile test modules."""
-    from cs231n.course.release import solution_tree
+    from cs231n.instructor.release import solution_tree
     from tests.course import test_grade_hostile as gh
     from tests.course import test_grade_hostile_more as gm
 
@@ -319,7 +319,7 @@ def _measure(args):
 def _build(args):
     """Write the submissions of every case under ``args.tmp``; print them as JSON (run in
     its own process: a process forked from a large one starts with its peak)."""
-    from cs231n.course.release import solution_tree
+    from cs231n.instructor.release import solution_tree
     from tests.course import test_grade_hostile as gh
 
     tmp = Path(args.tmp)
@@ -334,7 +334,7 @@ def _build(args):
 
 
 def figures(args):
-    from cs231n.course.unpack import remove_tree
+    from cs231n.instructor.unpack import remove_tree
 
     tmp = Path(tempfile.mkdtemp(prefix="grading-figures-"))
     mib = 1024

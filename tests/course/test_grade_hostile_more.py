@@ -57,10 +57,10 @@ from pathlib import Path
 
 import pytest
 
-from cs231n.course import sandbox
-from cs231n.course.grade import Grader, grade_batch
-from cs231n.course.release import solution_tree
-from cs231n.course.unpack import remove_tree
+from cs231n.instructor import sandbox
+from cs231n.instructor.grade import Grader, grade_batch
+from cs231n.instructor.release import solution_tree
+from cs231n.instructor.unpack import remove_tree
 from tests.course.test_grade_hostile import KNN, _corrupt_deflate, _hostile, _zip_tree
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -847,7 +847,7 @@ def _run_autograder(home, timeout=900):
 
 
 def test_gradescope_autograder_on_hostile_uploads(solved, subs, tmp_path):
-    from cs231n.course.autograder import build_autograder
+    from cs231n.instructor.autograder import build_autograder
 
     ag = tmp_path / "autograder.zip"
     build_autograder(ROOT, "assignment1", ag)
@@ -941,7 +941,7 @@ def test_gradescope_autograder_on_hostile_uploads(solved, subs, tmp_path):
 
 
 def test_gradescope_never_takes_a_linked_upload(tmp_path):
-    from cs231n.course.autograder import find_submission
+    from cs231n.instructor.autograder import find_submission
 
     (tmp_path / "source" / "cs231n").mkdir(parents=True)
     (tmp_path / "source" / "solution.zip").write_bytes(b"PK\x05\x06" + bytes(18))
@@ -963,7 +963,7 @@ def test_gradescope_never_takes_a_linked_upload(tmp_path):
 def test_cs231n_grade_never_takes_a_linked_submission_from_a_folder(tmp_path):
     """Submissions extracted into one folder: a link there (to the instructor's checkout,
     say) is not a submission."""
-    from cs231n.course.grade import expand_submissions
+    from cs231n.instructor.grade import expand_submissions
 
     batch = tmp_path / "batch"
     (batch / "alice" / "cs231n").mkdir(parents=True)
