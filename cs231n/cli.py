@@ -35,9 +35,7 @@ def _importable(module):
 def commands():
     """{name: module name} of the commands offered here, in --help's order."""
     found = dict(STUDENT_COMMANDS)
-    extra = {
-        ep.name: ep.value for ep in entry_points(group=COMMAND_GROUP) if _importable(ep.value)
-    }
+    extra = {ep.name: ep.value for ep in entry_points(group=COMMAND_GROUP) if _importable(ep.value)}
     order = {name: i for i, name in enumerate(STAFF_COMMANDS)}
     for name in sorted(extra, key=lambda n: (order.get(n, len(order)), n)):
         if name not in found:

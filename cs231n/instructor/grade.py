@@ -419,12 +419,15 @@ class Grader:
                 outputs={"result": job / "result.npz", "status": job / "status.json"},
                 force_plain=not self.require_sandbox and not sandbox.bwrap_works(),
             )
+            unreadable = ""
             try:
                 status = readback.parse_json(readback.read_capped(job / "status.json", 2**16))
-            except readback.ReadBackError:
-                status = {}
+            except readback.ReadBackError as exc:
+                status, unreadable = {}, str(exc)
             if outcome.timed_out or outcome.returncode != 0 or not isinstance(status, dict):
                 return 0.0, f"your code did not finish: {outcome.reason}"
+            if unreadable:  # the status was overwritten: say so, not "it stopped"
+                return 0.0, f"your code's status could not be read back: {unreadable}"
             if not status.get("ok"):
                 err = str(status.get("error") or "it stopped without returning results")[:2000]
                 return 0.0, f"calling your code failed: {err}"

@@ -34,6 +34,11 @@ MAX_ARRAYS = 256
 NUMERIC_KINDS = "biuf"  # bool, signed and unsigned integers, floating point
 
 
+def _size(n):
+    """A byte count for a message: 64 KiB, 64 MiB."""
+    return f"{n // 2**20} MiB" if n >= 2**20 else f"{n // 2**10} KiB"
+
+
 class ReadBackError(ValueError):
     """What the child (or the student) produced cannot be read safely."""
 
@@ -58,10 +63,10 @@ def read_capped(source, max_bytes):
         if not stat.S_ISREG(st.st_mode):
             raise ReadBackError("it is not a regular file")
         if st.st_size > max_bytes:
-            raise ReadBackError(f"it is larger than {max_bytes // 2**20} MiB")
+            raise ReadBackError(f"it is larger than {_size(max_bytes)}")
         data = os.pread(fd, max_bytes + 1, 0)
         if len(data) > max_bytes:  # grew while we looked
-            raise ReadBackError(f"it is larger than {max_bytes // 2**20} MiB")
+            raise ReadBackError(f"it is larger than {_size(max_bytes)}")
         return data
     except OSError as exc:
         raise ReadBackError(f"it cannot be read ({exc.strerror})") from exc
@@ -198,9 +203,7 @@ def load_npz(data, max_bytes):
                     for n in shape:
                         nbytes *= n
                     if nbytes > budget:
-                        raise ReadBackError(
-                            f"its arrays are larger than {max_bytes // 2**20} MiB in all"
-                        )
+                        raise ReadBackError(f"its arrays are larger than {_size(max_bytes)} in all")
                     budget -= nbytes
                     raw = f.read(nbytes)
                 if len(raw) != nbytes:

@@ -325,7 +325,11 @@ def test_hostile_outputs_are_refused_and_cost_only_themselves(grader, solved, su
 
     for name in ("status_nested", "status_bigint"):
         why = lost_only_two_loops(results[name])
-        assert "did not finish" in why or "without returning results" in why, why
+        assert (
+            "did not finish" in why
+            or "without returning results" in why
+            or "status could not be read back" in why
+        ), why
     why = lost_only_two_loops(results["surrogate"])
     assert "ValueError: ?xxxxxxxxxx" in why, why
     assert "ValueError" in (tmp_path / "out" / "surrogate" / "feedback.md").read_text()
