@@ -11,6 +11,10 @@ in the sandbox like a real submission, earns nothing on the test it used to pass
 |                                                       | distribution, per layer, and random |
 | training on X[:batch_size] every step (no sampling)   | rows that differ: the first batch   |
 |                                                       | is blank, the rest must be learnt   |
+
+And for every one of the 86 grading tests: outputs of the right shape that are not the
+work (zeros, ones, or the exact answers of another run, memorised or shared) earn
+nothing, since every test draws fresh inputs and checks values, not shapes.
 """
 
 import os
@@ -142,3 +146,37 @@ def test_a_backward_pass_earns_its_points_beside_stubbed_forwards(tmp_path):
         "a1.two_layer_net.relu_forward": 0,
         "a1.two_layer_net.relu_backward": 1,
     }
+
+
+# -- every test: outputs that are the right shape but not the work -------------------------
+
+
+def _every_test():
+    from cs231n.instructor.grade import load_tests
+
+    for assignment in ("assignment1", "assignment2", "assignment3"):
+        for t in load_tests(assignment, ROOT / "tests" / "grading", ROOT):
+            yield pytest.param(t, id=t.name)
+
+
+@pytest.mark.parametrize("test", list(_every_test()))
+def test_every_test_refuses_outputs_that_only_look_right(test):
+    """Per test, three shortcuts of the form "return something of the right shape":
+    zeros, ones, and the exact answers of another run (outputs memorised from a grade
+    seen before, or shared by a classmate). None earns a point."""
+    import numpy as np
+
+    from cs231n.instructor.grade import reference_run, score
+
+    inputs, _, expected, _ = reference_run(test, 1)
+    _, _, other, _ = reference_run(test, 2)
+    shortcuts = {
+        "zeros": {k: np.zeros_like(v) for k, v in expected.items()},
+        "ones": {k: np.ones_like(v) for k, v in expected.items()},
+        "another run's answers": other,
+    }
+    for name, got in shortcuts.items():
+        points, why = score(test, inputs, expected, got)
+        assert points == 0, f"{test.name} pays {points} for {name}"
+        assert why, name
+    assert score(test, inputs, expected, expected)[0] == test.points
