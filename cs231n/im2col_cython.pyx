@@ -15,7 +15,7 @@ where that falls in the padding). A filter bank reshaped to ``(F, C * HH * WW)``
 times this matrix is the convolution, laid out as ``(F, N, Ho, Wo)``.
 """
 
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.string cimport memcpy, memset
 from libc.stdint cimport uint8_t, int32_t
 from cython cimport floating
@@ -32,6 +32,44 @@ cdef extern from *:
     #endif
     """
     int CS231N_MAX_THREADS() nogil
+
+# The short inner loops of the phase kernels (rows of Wo values, often 16), in C so
+# that ``restrict`` tells the compiler the arrays do not overlap: it then vectorises
+# them without a run-time overlap check on every row, which cost more than the row.
+cdef extern from *:
+    """
+    #define CS231N_PHASE_LOOPS(T, S)                                                   \
+    static void cs231n_add_rows_##S(T *restrict dst, Py_ssize_t ldd,                    \
+                                    const T *restrict src, Py_ssize_t lds,              \
+                                    Py_ssize_t rows, Py_ssize_t n) {                    \
+        for (Py_ssize_t r = 0; r < rows; r++, dst += ldd, src += lds)                   \
+            for (Py_ssize_t w = 0; w < n; w++) dst[w] += src[w];                        \
+    }                                                                                   \
+    static void cs231n_deinterleave_##S(T *restrict even, T *restrict odd,              \
+                                        const T *restrict src, Py_ssize_t half) {       \
+        for (Py_ssize_t m = 0; m < half; m++) {                                         \
+            even[m] = src[2 * m];                                                       \
+            odd[m] = src[2 * m + 1];                                                    \
+        }                                                                               \
+    }                                                                                   \
+    static void cs231n_interleave_##S(T *restrict dst, const T *restrict even,          \
+                                      const T *restrict odd, Py_ssize_t half) {         \
+        for (Py_ssize_t m = 0; m < half; m++) {                                         \
+            dst[2 * m] = even[m];                                                       \
+            dst[2 * m + 1] = odd[m];                                                    \
+        }                                                                               \
+    }
+    CS231N_PHASE_LOOPS(float, f)
+    CS231N_PHASE_LOOPS(double, d)
+    """
+    void cs231n_add_rows_f(float*, Py_ssize_t, const float*, Py_ssize_t, Py_ssize_t,
+                           Py_ssize_t) nogil
+    void cs231n_add_rows_d(double*, Py_ssize_t, const double*, Py_ssize_t, Py_ssize_t,
+                           Py_ssize_t) nogil
+    void cs231n_deinterleave_f(float*, float*, const float*, Py_ssize_t) nogil
+    void cs231n_deinterleave_d(double*, double*, const double*, Py_ssize_t) nogil
+    void cs231n_interleave_f(float*, const float*, const float*, Py_ssize_t) nogil
+    void cs231n_interleave_d(double*, const double*, const double*, Py_ssize_t) nogil
 
 ctypedef fused index_t:
     uint8_t
@@ -100,6 +138,172 @@ def _check_buffer(name, arr, shape, dtype):
     if arr.shape != shape or arr.dtype != dtype or arr.strides[len(shape) - 1] != arr.itemsize:
         raise ValueError(f"{name} must be an array of shape {shape} and dtype {np.dtype(dtype)} "
                          f"with contiguous rows, got shape {arr.shape}, dtype {arr.dtype}.")
+
+
+# ---------------------------------------------------------------------------- phase planes
+#
+# A strided convolution reads every ``stride``-th input column, so a copy row by row
+# would gather with a stride and check the padding at every element. Instead, each
+# (image, channel) plane is first split, zero padding included, into its phase
+# planes: phase (a, b) holds the padded input at rows r * stride + a and columns
+# k * stride + b. Filter offset (i, j) then reads phase (i % stride, j % stride) from
+# row i // stride and column j // stride on, every output row a contiguous run of
+# Wo values: a plain copy (im2col) or a plain sum (col2im), without a branch. With
+# stride 1 there is a single phase: the zero-padded plane.
+
+
+cdef int _phase_min_stride = 2
+
+
+def _set_phase_min_stride(int s):
+    global _phase_min_stride
+    _phase_min_stride = s
+
+
+cdef inline bint _USE_PHASES(Py_ssize_t stride) noexcept nogil:
+    return stride >= _phase_min_stride
+
+
+cdef struct _Phases:
+    Py_ssize_t s  # the stride: s * s phase planes
+    Py_ssize_t Hq, Wq  # rows and columns of each phase plane
+
+
+cdef inline Py_ssize_t _ceil_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    return (a + b - 1) // b
+
+
+cdef inline _Phases _phases_of(Py_ssize_t H, Py_ssize_t W, Py_ssize_t HH, Py_ssize_t WW,
+                               Py_ssize_t pad, Py_ssize_t stride, Py_ssize_t Ho,
+                               Py_ssize_t Wo) noexcept nogil:
+    cdef _Phases g
+    g.s = stride
+    # Large enough for every phase row and column some output reads, and for every
+    # input value (so that col2im can read each one back).
+    g.Hq = max(Ho + (HH - 1) // stride, _ceil_div(H + pad, stride))
+    g.Wq = max(Wo + (WW - 1) // stride, _ceil_div(W + pad, stride))
+    return g
+
+
+cdef inline Py_ssize_t _phases_size(_Phases g) noexcept nogil:
+    return g.s * g.s * g.Hq * g.Wq
+
+
+cdef inline floating* _phase_at(floating* q, _Phases g, Py_ssize_t i, Py_ssize_t j) noexcept nogil:
+    """Where filter offset (i, j) starts reading: phase (i % s, j % s), row i // s, column j // s."""
+    return q + (((i % g.s) * g.s + j % g.s) * g.Hq + i // g.s) * g.Wq + j // g.s
+
+
+cdef void _split_phases(const floating* xc, Py_ssize_t sH, Py_ssize_t sW, Py_ssize_t H,
+                        Py_ssize_t W, Py_ssize_t pad, _Phases g, floating* q) noexcept nogil:
+    """Write the image values of one (H, W) plane into its phase planes q.
+
+    q[a, b, r, k] = x[r*s + a - pad, k*s + b - pad]; the padding around the image
+    is not written (the caller keeps it zero).
+    """
+    cdef Py_ssize_t h, w, hp, b, m, half
+    cdef const floating* src
+    cdef floating* row  # phase row (a, 0, r): phase b of that row is row + b * Hq * Wq
+    cdef floating* even
+    cdef floating* odd
+    cdef Py_ssize_t plane = g.Hq * g.Wq
+    for h in range(H):
+        hp = h + pad
+        row = q + ((hp % g.s) * g.s * g.Hq + hp // g.s) * g.Wq
+        src = xc + h * sH
+        if g.s == 1:
+            if sW == 1:
+                memcpy(row + pad, src, W * sizeof(floating))
+            else:
+                for w in range(W):
+                    row[pad + w] = src[w * sW]
+        elif g.s == 2 and sW == 1:
+            # Input columns 2m and 2m + 1 go to the two phases, side by side.
+            even = row + (pad % 2) * plane + pad // 2
+            odd = row + ((pad + 1) % 2) * plane + (pad + 1) // 2
+            half = W // 2
+            if floating is float:
+                cs231n_deinterleave_f(even, odd, src, half)
+            else:
+                cs231n_deinterleave_d(even, odd, src, half)
+            if W % 2:
+                even[half] = src[W - 1]
+        else:
+            for w in range(W):
+                b = (w + pad) % g.s
+                row[b * plane + (w + pad) // g.s] = src[w * sW]
+
+
+cdef void _merge_phases(const floating* q, _Phases g, Py_ssize_t H, Py_ssize_t W,
+                        Py_ssize_t pad, floating* dx) noexcept nogil:
+    """The inverse of ``_split_phases``: dx[h, w] = q[a, b, r, k] for the image's values."""
+    cdef Py_ssize_t h, w, hp, m, half
+    cdef const floating* row
+    cdef const floating* even
+    cdef const floating* odd
+    cdef floating* dst
+    cdef Py_ssize_t plane = g.Hq * g.Wq
+    for h in range(H):
+        hp = h + pad
+        row = q + ((hp % g.s) * g.s * g.Hq + hp // g.s) * g.Wq
+        dst = dx + h * W
+        if g.s == 1:
+            memcpy(dst, row + pad, W * sizeof(floating))
+        elif g.s == 2:
+            even = row + (pad % 2) * plane + pad // 2
+            odd = row + ((pad + 1) % 2) * plane + (pad + 1) // 2
+            half = W // 2
+            if floating is float:
+                cs231n_interleave_f(dst, even, odd, half)
+            else:
+                cs231n_interleave_d(dst, even, odd, half)
+            if W % 2:
+                dst[W - 1] = even[half]
+        else:
+            for w in range(W):
+                dst[w] = row[((w + pad) % g.s) * plane + (w + pad) // g.s]
+
+
+cdef void _im2col_from_phases(floating* q, _Phases g, Py_ssize_t HH, Py_ssize_t WW,
+                              Py_ssize_t Ho, Py_ssize_t Wo, floating* dst,
+                              Py_ssize_t ld) noexcept nogil:
+    """Rows (c, i, j) of one image's block: each output row is one copy from a phase."""
+    cdef Py_ssize_t i, j, ho
+    cdef const floating* src
+    cdef floating* row
+    for i in range(HH):
+        for j in range(WW):
+            src = _phase_at(q, g, i, j)
+            row = dst + (i * WW + j) * ld
+            for ho in range(Ho):
+                memcpy(row + ho * Wo, src + ho * g.Wq, Wo * sizeof(floating))
+
+
+cdef void _col2im_into_phases(const floating* cols, Py_ssize_t ld, _Phases g, Py_ssize_t HH,
+                              Py_ssize_t WW, Py_ssize_t Ho, Py_ssize_t Wo,
+                              floating* q) noexcept nogil:
+    """Sum rows (c, *, *) of one image's block into the phase planes q (zeroed here).
+
+    Every value receives its terms in (i, j) order, as in the numpy twin, so both
+    give bit-identical sums.
+    """
+    cdef Py_ssize_t i, j, ho, wo
+    cdef const floating* src
+    cdef floating* dst
+    memset(q, 0, _phases_size(g) * sizeof(floating))
+    for i in range(HH):
+        for j in range(WW):
+            src = cols + (i * WW + j) * ld
+            dst = _phase_at(q, g, i, j)
+            if floating is float:
+                cs231n_add_rows_f(dst, g.Wq, src, Wo, Ho, Wo)
+            else:
+                cs231n_add_rows_d(dst, g.Wq, src, Wo, Ho, Wo)
+
+
+def _phase_scratch(_Phases g, int threads, dtype):
+    """One zeroed block of phase planes per thread."""
+    return np.zeros((threads, _phases_size(g)), dtype=dtype)
 
 
 # ---------------------------------------------------------------------------- im2col
@@ -199,6 +403,25 @@ def im2col(const floating[:, :, :, :] x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_
     cdef floating* cp = &cols[0, 0]
     cdef floating* ones
     cdef int nt = _threads(K * N * P)
+    cdef _Phases g = _phases_of(H, W, HH, WW, pad, stride, Ho, Wo)
+    cdef floating[:, ::1] scratch
+    cdef floating* q
+    if _USE_PHASES(stride):
+        scratch = _phase_scratch(g, nt, dtype)
+        with nogil:
+            # One task per (image, channel): split into phases, then HH * WW rows of P.
+            for t in prange(N * C, schedule="dynamic", chunksize=_grain(N * C, nt),
+                            num_threads=nt):
+                n = t // C
+                c = t % C
+                q = &scratch[threadid(), 0]
+                _split_phases(xp + n * sN + c * sC, sH, sW, H, W, pad, g, q)
+                _im2col_from_phases(q, g, HH, WW, Ho, Wo, cp + c * HH * WW * ld + n * P, ld)
+                if ones_row and c == 0:
+                    ones = cp + K * ld + n * P
+                    for e in range(P):
+                        ones[e] = 1
+        return out
     with nogil:
         # One task per (image, channel, filter row i): WW rows of P columns each.
         for t in prange(N * C * HH, schedule="dynamic", chunksize=_grain(N * C * HH, nt),
@@ -295,6 +518,21 @@ def col2im(const floating[:, :] cols, Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, 
     cdef const floating* cp = &cols[0, 0]
     cdef floating* dp = &dx[0, 0, 0, 0]
     cdef int nt = _threads(K * N * P)
+    cdef _Phases g = _phases_of(H, W, HH, WW, pad, stride, Ho, Wo)
+    cdef floating[:, ::1] scratch
+    cdef floating* q
+    if _USE_PHASES(stride):
+        scratch = _phase_scratch(g, nt, dtype)
+        with nogil:
+            # One task per (image, channel): sums into its phases, then into its plane.
+            for t in prange(N * C, schedule="dynamic", chunksize=_grain(N * C, nt),
+                            num_threads=nt):
+                n = t // C
+                c = t % C
+                q = &scratch[threadid(), 0]
+                _col2im_into_phases(cp + c * HH * WW * ld + n * P, ld, g, HH, WW, Ho, Wo, q)
+                _merge_phases(q, g, H, W, pad, dp + t * H * W)
+        return out
     with nogil:
         # One task per (image, channel): a plane no other task writes.
         for t in prange(N * C, schedule="dynamic", chunksize=_grain(N * C, nt),
