@@ -12,7 +12,9 @@ Layout of the column matrix (``im2col``): row ``(c * HH + i) * WW + j`` holds,
 for every output position ``(n, ho, wo)`` in column ``(n * Ho + ho) * Wo + wo``,
 the input value ``x[n, c, ho * stride - pad + i, wo * stride - pad + j]`` (zero
 where that falls in the padding). A filter bank reshaped to ``(F, C * HH * WW)``
-times this matrix is the convolution, laid out as ``(F, N, Ho, Wo)``.
+times this matrix is the convolution, laid out as ``(F, N, Ho, Wo)``. Both
+``im2col`` and ``col2im`` go one (image, channel) plane at a time through its
+"phase planes" (see below), so that every row they copy or sum is contiguous.
 """
 
 from cython.parallel cimport prange, threadid
@@ -43,11 +45,18 @@ cdef extern from *:
     #else
     #define CS231N_NO_MEMCPY
     #endif
+    #include <string.h>
+    #define CS231N_MEMCPY_FROM 128  /* bytes: shorter rows are copied inline */
     #define CS231N_PHASE_LOOPS(T, S)                                                   \
     CS231N_NO_MEMCPY                                                                    \
     static void cs231n_copy_rows_##S(T *restrict dst, Py_ssize_t ldd,                   \
                                      const T *restrict src, Py_ssize_t lds,             \
                                      Py_ssize_t rows, Py_ssize_t n) {                   \
+        if (n * sizeof(T) >= CS231N_MEMCPY_FROM) { /* the library's wide copy */        \
+            for (Py_ssize_t r = 0; r < rows; r++, dst += ldd, src += lds)               \
+                memcpy(dst, src, n * sizeof(T));                                        \
+            return;                                                                     \
+        }                                                                               \
         for (Py_ssize_t r = 0; r < rows; r++, dst += ldd, src += lds)                   \
             for (Py_ssize_t w = 0; w < n; w++) dst[w] = src[w];                         \
     }                                                                                   \
@@ -134,22 +143,6 @@ cdef inline int _grain(Py_ssize_t tasks, int threads) noexcept nogil:
     return <int>grain if grain > 1 else 1
 
 
-cdef inline Py_ssize_t _first_inside(Py_ssize_t pad, Py_ssize_t j, Py_ssize_t stride) noexcept nogil:
-    """Smallest output index o with o * stride - pad + j >= 0."""
-    if pad <= j:
-        return 0
-    return (pad - j + stride - 1) // stride
-
-
-cdef inline Py_ssize_t _end_inside(Py_ssize_t W, Py_ssize_t pad, Py_ssize_t j,
-                                   Py_ssize_t stride) noexcept nogil:
-    """One past the largest output index o with o * stride - pad + j <= W - 1."""
-    cdef Py_ssize_t last = W - 1 + pad - j
-    if last < 0:
-        return 0
-    return last // stride + 1
-
-
 def _check_buffer(name, arr, shape, dtype):
     if arr.shape != shape or arr.dtype != dtype or arr.strides[len(shape) - 1] != arr.itemsize:
         raise ValueError(f"{name} must be an array of shape {shape} and dtype {np.dtype(dtype)} "
@@ -166,18 +159,6 @@ def _check_buffer(name, arr, shape, dtype):
 # row i // stride and column j // stride on, every output row a contiguous run of
 # Wo values: a plain copy (im2col) or a plain sum (col2im), without a branch. With
 # stride 1 there is a single phase: the zero-padded plane.
-
-
-cdef int _phase_min_stride = 2
-
-
-def _set_phase_min_stride(int s):
-    global _phase_min_stride
-    _phase_min_stride = s
-
-
-cdef inline bint _USE_PHASES(Py_ssize_t stride) noexcept nogil:
-    return stride >= _phase_min_stride
 
 
 cdef struct _Phases:
@@ -327,62 +308,6 @@ def _phase_scratch(_Phases g, int threads, dtype):
 # ---------------------------------------------------------------------------- im2col
 
 
-cdef void _im2col_rows(const floating* xc, Py_ssize_t sH, Py_ssize_t sW,
-                       Py_ssize_t H, Py_ssize_t W, Py_ssize_t WW, Py_ssize_t pad,
-                       Py_ssize_t stride, Py_ssize_t i, Py_ssize_t Ho, Py_ssize_t Wo,
-                       floating* dst, Py_ssize_t ld) noexcept nogil:
-    """Rows (c, i, 0..WW-1) of one image's block: dst[j * ld + ho * Wo + wo]."""
-    cdef Py_ssize_t j, ho, wo, h, lo, end, off, ho_lo, ho_hi
-    cdef const floating* src
-    cdef floating* row
-    # Output rows whose input row h = ho * stride - pad + i lies inside the image.
-    ho_lo = _first_inside(pad, i, stride)
-    ho_hi = _end_inside(H, pad, i, stride)
-    if ho_hi > Ho:
-        ho_hi = Ho
-    if ho_lo > ho_hi:
-        ho_lo = ho_hi
-    for j in range(WW):
-        row = dst + j * ld
-        lo = _first_inside(pad, j, stride)
-        end = _end_inside(W, pad, j, stride)
-        if end > Wo:
-            end = Wo
-        if lo > end:
-            lo = end
-        off = j - pad  # input column of output column 0
-        memset(row, 0, ho_lo * Wo * sizeof(floating))
-        memset(row + ho_hi * Wo, 0, (Ho - ho_hi) * Wo * sizeof(floating))
-        if ho_lo == ho_hi:
-            continue
-        src = xc + (ho_lo * stride - pad + i) * sH
-        if stride == 1 and sW == 1 and sH == Wo and end > lo:
-            # Input and output rows have the same pitch: copy all the rows at once,
-            # then clear the padding columns the copy ran over.
-            memcpy(row + ho_lo * Wo + lo, src + lo + off,
-                   ((ho_hi - ho_lo - 1) * Wo + end - lo) * sizeof(floating))
-            for ho in range(ho_lo, ho_hi):
-                for wo in range(lo):
-                    row[ho * Wo + wo] = 0
-                for wo in range(end, Wo):
-                    row[ho * Wo + wo] = 0
-            continue
-        for ho in range(ho_lo, ho_hi):
-            for wo in range(lo):
-                row[ho * Wo + wo] = 0
-            if sW == 1 and stride == 1:
-                memcpy(row + ho * Wo + lo, src + lo + off, (end - lo) * sizeof(floating))
-            elif sW == 1 and stride == 2:
-                for wo in range(lo, end):
-                    row[ho * Wo + wo] = src[2 * wo + off]
-            else:
-                for wo in range(lo, end):
-                    row[ho * Wo + wo] = src[(wo * stride + off) * sW]
-            for wo in range(end, Wo):
-                row[ho * Wo + wo] = 0
-            src += stride * sH
-
-
 def im2col(const floating[:, :, :, :] x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t pad,
            Py_ssize_t stride, bint ones_row=False, out=None):
     """Unfold every receptive field of ``x`` into a column.
@@ -404,7 +329,7 @@ def im2col(const floating[:, :, :, :] x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t Ho = (H + 2 * pad - HH) // stride + 1
     cdef Py_ssize_t Wo = (W + 2 * pad - WW) // stride + 1
-    cdef Py_ssize_t K = C * HH * WW, P = Ho * Wo, t, n, c, i, e
+    cdef Py_ssize_t K = C * HH * WW, P = Ho * Wo, t, n, c, e
     cdef Py_ssize_t sN = x.strides[0] // sizeof(floating), sC = x.strides[1] // sizeof(floating)
     cdef Py_ssize_t sH = x.strides[2] // sizeof(floating), sW = x.strides[3] // sizeof(floating)
     dtype = np.float32 if floating is float else np.float64
@@ -422,34 +347,19 @@ def im2col(const floating[:, :, :, :] x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_
     cdef floating* ones
     cdef int nt = _threads(K * N * P)
     cdef _Phases g = _phases_of(H, W, HH, WW, pad, stride, Ho, Wo)
-    cdef floating[:, ::1] scratch
+    cdef floating[:, ::1] scratch = _phase_scratch(g, nt, dtype)  # padding stays zero
     cdef floating* q
-    if _USE_PHASES(stride):
-        scratch = _phase_scratch(g, nt, dtype)
-        with nogil:
-            # One task per (image, channel): split into phases, then HH * WW rows of P.
-            for t in prange(N * C, schedule="dynamic", chunksize=_grain(N * C, nt),
-                            num_threads=nt):
-                n = t // C
-                c = t % C
-                q = &scratch[threadid(), 0]
-                _split_phases(xp + n * sN + c * sC, sH, sW, H, W, pad, g, q)
-                _im2col_from_phases(q, g, HH, WW, Ho, Wo, cp + c * HH * WW * ld + n * P, ld)
-                if ones_row and c == 0:
-                    ones = cp + K * ld + n * P
-                    for e in range(P):
-                        ones[e] = 1
-        return out
     with nogil:
-        # One task per (image, channel, filter row i): WW rows of P columns each.
-        for t in prange(N * C * HH, schedule="dynamic", chunksize=_grain(N * C * HH, nt),
+        # One task per (image, channel): split its plane into phases, then copy out
+        # its HH * WW rows of P columns.
+        for t in prange(N * C, schedule="dynamic", chunksize=_grain(N * C, nt),
                         num_threads=nt):
-            n = t // (C * HH)
-            c = (t // HH) % C
-            i = t % HH
-            _im2col_rows(xp + n * sN + c * sC, sH, sW, H, W, WW, pad, stride, i, Ho, Wo,
-                         cp + ((c * HH + i) * WW) * ld + n * P, ld)
-            if ones_row and c == 0 and i == 0:
+            n = t // C
+            c = t % C
+            q = &scratch[threadid(), 0]
+            _split_phases(xp + n * sN + c * sC, sH, sW, H, W, pad, g, q)
+            _im2col_from_phases(q, g, HH, WW, Ho, Wo, cp + c * HH * WW * ld + n * P, ld)
+            if ones_row and c == 0:
                 ones = cp + K * ld + n * P
                 for e in range(P):
                     ones[e] = 1
@@ -457,44 +367,6 @@ def im2col(const floating[:, :, :, :] x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_
 
 
 # ---------------------------------------------------------------------------- col2im
-
-
-cdef void _col2im_plane(const floating* cols, Py_ssize_t ld,
-                        Py_ssize_t H, Py_ssize_t W, Py_ssize_t HH, Py_ssize_t WW,
-                        Py_ssize_t pad, Py_ssize_t stride, Py_ssize_t Ho, Py_ssize_t Wo,
-                        floating* dx) noexcept nogil:
-    """Sum the rows (c, *, *) of one image's block into its (H, W) plane ``dx``.
-
-    Every input element receives its terms in (i, j) order, as in the numpy twin,
-    so both give bit-identical sums.
-    """
-    cdef Py_ssize_t i, j, ho, wo, lo, end, ho_lo, ho_hi
-    cdef const floating* src
-    cdef floating* row
-    memset(dx, 0, H * W * sizeof(floating))
-    for i in range(HH):
-        # Output rows whose input row ho * stride - pad + i lies inside the image.
-        ho_lo = _first_inside(pad, i, stride)
-        ho_hi = _end_inside(H, pad, i, stride)
-        if ho_hi > Ho:
-            ho_hi = Ho
-        for j in range(WW):
-            src = cols + (i * WW + j) * ld
-            lo = _first_inside(pad, j, stride)
-            end = _end_inside(W, pad, j, stride)
-            if end > Wo:
-                end = Wo
-            for ho in range(ho_lo, ho_hi):
-                row = dx + (ho * stride - pad + i) * W + j - pad  # input column of wo = 0
-                if stride == 1:
-                    for wo in range(lo, end):
-                        row[wo] += src[ho * Wo + wo]
-                elif stride == 2:
-                    for wo in range(lo, end):
-                        row[2 * wo] += src[ho * Wo + wo]
-                else:
-                    for wo in range(lo, end):
-                        row[wo * stride] += src[ho * Wo + wo]
 
 
 def col2im(const floating[:, :] cols, Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
@@ -537,28 +409,18 @@ def col2im(const floating[:, :] cols, Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, 
     cdef floating* dp = &dx[0, 0, 0, 0]
     cdef int nt = _threads(K * N * P)
     cdef _Phases g = _phases_of(H, W, HH, WW, pad, stride, Ho, Wo)
-    cdef floating[:, ::1] scratch
+    cdef floating[:, ::1] scratch = _phase_scratch(g, nt, dtype)
     cdef floating* q
-    if _USE_PHASES(stride):
-        scratch = _phase_scratch(g, nt, dtype)
-        with nogil:
-            # One task per (image, channel): sums into its phases, then into its plane.
-            for t in prange(N * C, schedule="dynamic", chunksize=_grain(N * C, nt),
-                            num_threads=nt):
-                n = t // C
-                c = t % C
-                q = &scratch[threadid(), 0]
-                _col2im_into_phases(cp + c * HH * WW * ld + n * P, ld, g, HH, WW, Ho, Wo, q)
-                _merge_phases(q, g, H, W, pad, dp + t * H * W)
-        return out
     with nogil:
-        # One task per (image, channel): a plane no other task writes.
+        # One task per (image, channel): sum into its phases, then into its plane,
+        # which no other task writes.
         for t in prange(N * C, schedule="dynamic", chunksize=_grain(N * C, nt),
                         num_threads=nt):
             n = t // C
             c = t % C
-            _col2im_plane(cp + c * HH * WW * ld + n * P, ld, H, W, HH, WW, pad, stride,
-                          Ho, Wo, dp + t * H * W)
+            q = &scratch[threadid(), 0]
+            _col2im_into_phases(cp + c * HH * WW * ld + n * P, ld, g, HH, WW, Ho, Wo, q)
+            _merge_phases(q, g, H, W, pad, dp + t * H * W)
     return out
 
 
