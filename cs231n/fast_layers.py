@@ -540,7 +540,12 @@ def max_pool_forward_fast(x, pool_param):
     N, C, H, W = x.shape
     argmax = np.empty((N, C, H_out, W_out), dtype=_argmax_dtype(PH, PW))
     out = _kernels.max_pool_forward(x, PH, PW, stride, argmax)
-    return out, ("kernel", (x.shape, pool_param, argmax, _kernels))
+    return out, ("kernel", (x.shape, _channel_major(x), pool_param, argmax, _kernels))
+
+
+def _channel_major(x):
+    """True when x (N, C, H, W) is laid out channel by channel, as ``conv_forward_*`` return it."""
+    return x.transpose(1, 0, 2, 3).flags.c_contiguous and x.shape[0] > 1 and x.shape[1] > 1
 
 
 def max_pool_backward_fast(dout, cache):
@@ -550,7 +555,13 @@ def max_pool_backward_fast(dout, cache):
         return max_pool_backward_reshape(dout, inner)
     if path == "im2col":
         return max_pool_backward_im2col(dout, inner)
-    (N, C, H, W), pool_param, argmax, kernels = inner
+    (N, C, H, W), channel_major, pool_param, argmax, kernels = inner
     _check_pool_dout("max_pool_backward_fast", dout, argmax.shape)
     PH, PW, stride = (int(pool_param[k]) for k in ("pool_height", "pool_width", "stride"))
-    return kernels.max_pool_backward(dout, argmax, H, W, PH, PW, stride)
+    # dx in the layout of the forward input: after a convolution, the ReLU between them
+    # then sees one layout in both its arrays, and the convolution's backward pass
+    # takes the gradient as it is, without reordering it.
+    dx = None
+    if channel_major:
+        dx = np.empty((C, N, H, W), dtype=dout.dtype).transpose(1, 0, 2, 3)
+    return kernels.max_pool_backward(dout, argmax, H, W, PH, PW, stride, out=dx)

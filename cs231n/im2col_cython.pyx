@@ -617,7 +617,7 @@ def max_pool_forward(const floating[:, :, :, :] x, Py_ssize_t PH, Py_ssize_t PW,
 
 def max_pool_backward(const floating[:, :, :, :] dout, const index_t[:, :, :, ::1] argmax,
                       Py_ssize_t H, Py_ssize_t W, Py_ssize_t PH, Py_ssize_t PW,
-                      Py_ssize_t stride):
+                      Py_ssize_t stride, out=None):
     """Route each upstream gradient to the maximum of its window.
 
     Parameters
@@ -626,6 +626,8 @@ def max_pool_backward(const floating[:, :, :, :] dout, const index_t[:, :, :, ::
     argmax : ndarray of shape (N, C, Ho, Wo) from ``max_pool_forward``
     H, W : input height and width
     PH, PW, stride : as given to ``max_pool_forward``
+    out : optional ndarray of shape (N, C, H, W) and the dtype of ``dout`` to write
+        into, each (H, W) plane contiguous (e.g. the layout of the forward input)
 
     Returns
     -------
@@ -639,14 +641,23 @@ def max_pool_backward(const floating[:, :, :, :] dout, const index_t[:, :, :, ::
     cdef Py_ssize_t sH = dout.strides[2] // sizeof(floating)
     cdef Py_ssize_t sW = dout.strides[3] // sizeof(floating)
     dtype = np.float32 if floating is float else np.float64
-    result = np.empty((N, C, H, W), dtype=dtype)
+    if out is None:
+        result = np.empty((N, C, H, W), dtype=dtype)
+    elif (out.shape != (N, C, H, W) or out.dtype != dtype
+          or (W > 1 and out.strides[3] != out.itemsize)
+          or (H > 1 and out.strides[2] != W * out.itemsize)):
+        raise ValueError(f"max_pool_backward: out must be an array of shape {(N, C, H, W)} "
+                         f"and dtype {np.dtype(dtype)} with contiguous (H, W) planes.")
+    else:
+        result = out
     if result.size == 0:
         return result
     # Offset in the (H, W) plane of each position k = i * PW + j inside a window.
     offsets_arr = (np.arange(PH)[:, None] * W + np.arange(PW)).astype(np.intp).ravel()
     cdef const Py_ssize_t[::1] offsets = offsets_arr
     cdef const Py_ssize_t* offs = &offsets[0]
-    cdef floating[:, :, :, ::1] dx = result
+    cdef floating[:, :, :, :] dx = result
+    cdef Py_ssize_t dN = dx.strides[0] // sizeof(floating), dC = dx.strides[1] // sizeof(floating)
     cdef const floating* gp = &dout[0, 0, 0, 0]
     cdef floating* dp = &dx[0, 0, 0, 0]
     cdef const index_t* ap = &argmax[0, 0, 0, 0]
@@ -659,7 +670,7 @@ def max_pool_backward(const floating[:, :, :, :] dout, const index_t[:, :, :, ::
         # One task per (image, channel) plane, zeroed then scattered into (in cache).
         for plane in prange(N * C, schedule="dynamic", chunksize=_grain(N * C, nt),
                             num_threads=nt):
-            d = dp + plane * H * W
+            d = dp + (plane // C) * dN + (plane % C) * dC
             g = gp + (plane // C) * sN + (plane % C) * sC
             a = ap + plane * Ho * Wo
             memset(d, 0, H * W * sizeof(floating))

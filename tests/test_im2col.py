@@ -189,6 +189,24 @@ def test_pool_2x2_kernel_agrees_on_ties_and_nans(rng, dtype):
 
 
 @pytest.mark.parametrize("kernels", KERNELS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pool_backward_writes_into_out_of_any_plane_order(rng, kernels, dtype):
+    x = rng.standard_normal((3, 4, 8, 8)).astype(dtype)
+    argmax = np.empty((3, 4, 4, 4), np.uint8)
+    kernels.max_pool_forward(x, 2, 2, 2, argmax)
+    dout = rng.standard_normal((3, 4, 4, 4)).astype(dtype)
+    expected = numpy_kernels.max_pool_backward(dout, argmax, 8, 8, 2, 2, 2)
+    out = np.full((4, 3, 8, 8), np.nan, dtype=dtype).transpose(1, 0, 2, 3)  # channel-major
+    dx = kernels.max_pool_backward(dout, argmax, 8, 8, 2, 2, 2, out=out)
+    assert dx is out
+    np.testing.assert_array_equal(dx, expected)
+    with pytest.raises(ValueError, match="contiguous"):
+        kernels.max_pool_backward(
+            dout, argmax, 8, 8, 2, 2, 2, out=np.zeros((3, 4, 8, 8), dtype)[..., ::-1]
+        )
+
+
+@pytest.mark.parametrize("kernels", KERNELS)
 def test_kernels_reject_mismatched_shapes(kernels):
     with pytest.raises(ValueError, match="cols has shape"):
         kernels.col2im(np.zeros((5, 8)), 2, 1, 4, 4, 3, 3, 1, 1)
