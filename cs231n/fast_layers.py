@@ -35,7 +35,10 @@ ships its own), the policy can no longer change, and the kernels run on one thre
 
 Layout note. ``conv_forward_*`` return ``out`` as a transposed view of the product
 (memory order F, N, H_out, W_out): a correct ``(N, F, H_out, W_out)`` array that
-saves a copy; ``np.ascontiguousarray(out)`` gives C order if you need it.
+saves a copy; ``np.ascontiguousarray(out)`` gives C order if you need it. In the
+same spirit, ``max_pool_backward_fast`` returns ``dx`` in the memory order of the
+pooling layer's input, so that the gradient reaches the convolution's backward pass
+in the order it computes with.
 """
 
 import contextlib
