@@ -68,6 +68,9 @@ __all__ = [
     "max_pool_backward_im2col",
 ]
 
+# Raised in step with ``KERNELS_VERSION`` in im2col_cython.pyx when a kernel's arguments
+# change (2: ``max_pool_backward`` takes ``out``), so that a stale build is not used.
+_KERNELS_VERSION = 2
 _KERNEL_NAMES = (
     "im2col",
     "col2im",
@@ -120,6 +123,8 @@ def _load_compiled():
     missing = [name for name in _KERNEL_NAMES if not hasattr(im2col_cython, name)]
     if missing:
         return None, f"the compiled extension is out of date (it lacks {', '.join(missing)})"
+    if getattr(im2col_cython, "KERNELS_VERSION", 1) < _KERNELS_VERSION:
+        return None, "the compiled extension is out of date (built from an older im2col_cython.pyx)"
     # Too late for the wait policy when the runtime spins: one thread per kernel spins
     # nothing up. The kernels are copies, a small part of a step next to the matrix
     # products.

@@ -100,6 +100,10 @@ ctypedef fused index_t:
     uint8_t
     int32_t
 
+# The version of the kernels' arguments, checked by ``cs231n.fast_layers`` (which
+# falls back to numpy, saying so, when the build is older than the source it expects).
+KERNELS_VERSION = 2
+
 # Below this many elements a kernel runs on one thread: waking the team would
 # cost more than it saves.
 cdef Py_ssize_t _SERIAL_BELOW = 32768

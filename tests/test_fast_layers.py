@@ -523,3 +523,12 @@ def test_default_backend_is_compiled_when_built():
         pytest.skip("extension not built")
     backend, count, _ = (_run_python(FALLBACK_PROBE.format(setup="pass")) + " ").split(" ", 2)
     assert (backend, count) == ("cython", "0")
+
+
+@pytest.mark.skipif(not HAVE_CYTHON, reason="extension not built")
+def test_an_extension_built_from_older_source_is_not_used(monkeypatch):
+    from cs231n import im2col_cython
+
+    monkeypatch.setattr(im2col_cython, "KERNELS_VERSION", fast_layers._KERNELS_VERSION - 1)
+    kernels, reason = fast_layers._load_compiled()
+    assert kernels is None and "out of date" in reason
