@@ -35,7 +35,10 @@ ships its own), the policy can no longer change, and the kernels run on one thre
 
 Layout note. ``conv_forward_*`` return ``out`` as a transposed view of the product
 (memory order F, N, H_out, W_out): a correct ``(N, F, H_out, W_out)`` array that
-saves a copy; ``np.ascontiguousarray(out)`` gives C order if you need it.
+saves a copy; ``np.ascontiguousarray(out)`` gives C order if you need it. In the
+same spirit, ``max_pool_backward_fast`` returns ``dx`` in the memory order of the
+pooling layer's input, so that the gradient reaches the convolution's backward pass
+in the order it computes with.
 """
 
 import contextlib
@@ -65,6 +68,9 @@ __all__ = [
     "max_pool_backward_im2col",
 ]
 
+# Raised in step with ``KERNELS_VERSION`` in im2col_cython.pyx when a kernel's arguments
+# change (2: ``max_pool_backward`` takes ``out``), so that a stale build is not used.
+_KERNELS_VERSION = 2
 _KERNEL_NAMES = (
     "im2col",
     "col2im",
@@ -117,6 +123,8 @@ def _load_compiled():
     missing = [name for name in _KERNEL_NAMES if not hasattr(im2col_cython, name)]
     if missing:
         return None, f"the compiled extension is out of date (it lacks {', '.join(missing)})"
+    if getattr(im2col_cython, "KERNELS_VERSION", 1) < _KERNELS_VERSION:
+        return None, "the compiled extension is out of date (built from an older im2col_cython.pyx)"
     # Too late for the wait policy when the runtime spins: one thread per kernel spins
     # nothing up. The kernels are copies, a small part of a step next to the matrix
     # products.
@@ -540,7 +548,12 @@ def max_pool_forward_fast(x, pool_param):
     N, C, H, W = x.shape
     argmax = np.empty((N, C, H_out, W_out), dtype=_argmax_dtype(PH, PW))
     out = _kernels.max_pool_forward(x, PH, PW, stride, argmax)
-    return out, ("kernel", (x.shape, pool_param, argmax, _kernels))
+    return out, ("kernel", (x.shape, _channel_major(x), pool_param, argmax, _kernels))
+
+
+def _channel_major(x):
+    """True when x (N, C, H, W) is laid out channel by channel, as ``conv_forward_*`` return it."""
+    return x.transpose(1, 0, 2, 3).flags.c_contiguous and x.shape[0] > 1 and x.shape[1] > 1
 
 
 def max_pool_backward_fast(dout, cache):
@@ -550,7 +563,13 @@ def max_pool_backward_fast(dout, cache):
         return max_pool_backward_reshape(dout, inner)
     if path == "im2col":
         return max_pool_backward_im2col(dout, inner)
-    (N, C, H, W), pool_param, argmax, kernels = inner
+    (N, C, H, W), channel_major, pool_param, argmax, kernels = inner
     _check_pool_dout("max_pool_backward_fast", dout, argmax.shape)
     PH, PW, stride = (int(pool_param[k]) for k in ("pool_height", "pool_width", "stride"))
-    return kernels.max_pool_backward(dout, argmax, H, W, PH, PW, stride)
+    # dx in the layout of the forward input: after a convolution, the ReLU between them
+    # then sees one layout in both its arrays, and the convolution's backward pass
+    # takes the gradient as it is, without reordering it.
+    dx = None
+    if channel_major:
+        dx = np.empty((C, N, H, W), dtype=dout.dtype).transpose(1, 0, 2, 3)
+    return kernels.max_pool_backward(dout, argmax, H, W, PH, PW, stride, out=dx)

@@ -136,7 +136,7 @@ def max_pool_forward(x, PH, PW, stride, argmax):
     return flat.max(axis=-1)
 
 
-def max_pool_backward(dout, argmax, H, W, PH, PW, stride):
+def max_pool_backward(dout, argmax, H, W, PH, PW, stride, out=None):
     """Route each upstream gradient to the maximum of its window.
 
     Parameters
@@ -145,6 +145,8 @@ def max_pool_backward(dout, argmax, H, W, PH, PW, stride):
     argmax : ndarray of shape (N, C, Ho, Wo) from ``max_pool_forward``
     H, W : input height and width
     PH, PW, stride : as given to ``max_pool_forward``
+    out : optional ndarray of shape (N, C, H, W) and the dtype of ``dout`` to write
+        into, each (H, W) plane contiguous (e.g. the layout of the forward input)
 
     Returns
     -------
@@ -153,7 +155,21 @@ def max_pool_backward(dout, argmax, H, W, PH, PW, stride):
     N, C, Ho, Wo = dout.shape
     if argmax.shape != dout.shape:
         raise ValueError("max_pool_backward: dout and argmax must have the same shape.")
-    dx = np.zeros((N, C, H, W), dtype=dout.dtype)
+    if out is None:
+        dx = np.zeros((N, C, H, W), dtype=dout.dtype)
+    elif (
+        out.shape != (N, C, H, W)
+        or out.dtype != dout.dtype
+        or (W > 1 and out.strides[3] != out.itemsize)
+        or (H > 1 and out.strides[2] != W * out.itemsize)
+    ):
+        raise ValueError(
+            f"max_pool_backward: out must be an array of shape {(N, C, H, W)} and dtype "
+            f"{dout.dtype} with contiguous (H, W) planes."
+        )
+    else:
+        dx = out
+        dx[...] = 0
     i, j = np.divmod(argmax.astype(np.intp), PW)  # (N, C, Ho, Wo) each
     rows = np.arange(Ho)[:, None] * stride + i  # input row of each maximum
     cols = np.arange(Wo) * stride + j  # input column of each maximum

@@ -397,6 +397,23 @@ def test_max_pool_float32_and_channel_major_input(backend, rng):
     assert scaled_error(out32, out) < 1e-7 and scaled_error(dx32, dx) < 1e-7
 
 
+def test_max_pool_backward_keeps_the_channel_major_layout(backend, rng):
+    """After a convolution (channel-major output), dx comes back channel-major, equal
+    to the naive layer's in float64; a C-ordered input gets a C-ordered dx."""
+    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    x = np.ascontiguousarray(rng.standard_normal((4, 3, 8, 6)).transpose(1, 0, 2, 3))
+    x = x.transpose(1, 0, 2, 3)  # (N, C, H, W), channel-major
+    dout = rng.standard_normal((4, 3, 4, 3))
+    for x_view in (x, np.ascontiguousarray(x)):
+        out, cache = max_pool_forward_fast(x_view, pool_param)
+        dx = max_pool_backward_fast(dout, cache)
+        _, naive_cache = max_pool_forward_naive(x_view, pool_param)
+        np.testing.assert_array_equal(dx, max_pool_backward_naive(dout, naive_cache))
+        channel_major = x_view is x and fast_layers.BACKEND == "cython"
+        assert dx.transpose(1, 0, 2, 3).flags.c_contiguous == channel_major
+        assert dx.flags.c_contiguous != channel_major
+
+
 def test_max_pool_backends_give_identical_results(rng):
     if not HAVE_CYTHON:
         pytest.skip("extension not built")
@@ -506,3 +523,12 @@ def test_default_backend_is_compiled_when_built():
         pytest.skip("extension not built")
     backend, count, _ = (_run_python(FALLBACK_PROBE.format(setup="pass")) + " ").split(" ", 2)
     assert (backend, count) == ("cython", "0")
+
+
+@pytest.mark.skipif(not HAVE_CYTHON, reason="extension not built")
+def test_an_extension_built_from_older_source_is_not_used(monkeypatch):
+    from cs231n import im2col_cython
+
+    monkeypatch.setattr(im2col_cython, "KERNELS_VERSION", fast_layers._KERNELS_VERSION - 1)
+    kernels, reason = fast_layers._load_compiled()
+    assert kernels is None and "out of date" in reason

@@ -172,6 +172,40 @@ def test_pool_kernel_propagates_nan_from_the_first_nan(kernels, dtype, pool, str
     assert argmax[0, 0, 0, 0] == pool + 1  # the first NaN, at (1, 1) in the window
 
 
+@pytest.mark.skipif(compiled_kernels is None, reason="extension not built")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pool_2x2_kernel_agrees_on_ties_and_nans(rng, dtype):
+    """The vectorised 2x2 path (several windows a step, then the last ones alone):
+    ties go to the first maximum, a NaN anywhere wins, the first NaN is the position."""
+    x = rng.integers(-2, 3, size=(2, 3, 6, 22)).astype(dtype)  # many ties; Wo = 11
+    x[rng.random(x.shape) < 0.05] = np.nan
+    x[0, 0, :2, :8] = np.nan  # windows made only of NaNs
+    argmax, expected_argmax = (np.empty((2, 3, 3, 11), np.uint8) for _ in range(2))
+    expected = numpy_kernels.max_pool_forward(x, 2, 2, 2, expected_argmax)
+    for x_view in layouts(x):
+        out = compiled_kernels.max_pool_forward(x_view, 2, 2, 2, argmax)
+        np.testing.assert_array_equal(out, expected)
+        np.testing.assert_array_equal(argmax, expected_argmax)
+
+
+@pytest.mark.parametrize("kernels", KERNELS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pool_backward_writes_into_out_of_any_plane_order(rng, kernels, dtype):
+    x = rng.standard_normal((3, 4, 8, 8)).astype(dtype)
+    argmax = np.empty((3, 4, 4, 4), np.uint8)
+    kernels.max_pool_forward(x, 2, 2, 2, argmax)
+    dout = rng.standard_normal((3, 4, 4, 4)).astype(dtype)
+    expected = numpy_kernels.max_pool_backward(dout, argmax, 8, 8, 2, 2, 2)
+    out = np.full((4, 3, 8, 8), np.nan, dtype=dtype).transpose(1, 0, 2, 3)  # channel-major
+    dx = kernels.max_pool_backward(dout, argmax, 8, 8, 2, 2, 2, out=out)
+    assert dx is out
+    np.testing.assert_array_equal(dx, expected)
+    with pytest.raises(ValueError, match="contiguous"):
+        kernels.max_pool_backward(
+            dout, argmax, 8, 8, 2, 2, 2, out=np.zeros((3, 4, 8, 8), dtype)[..., ::-1]
+        )
+
+
 @pytest.mark.parametrize("kernels", KERNELS)
 def test_kernels_reject_mismatched_shapes(kernels):
     with pytest.raises(ValueError, match="cols has shape"):
