@@ -206,7 +206,7 @@ def use_backend(name):
 
 
 def _check_conv(func, x, w, b, conv_param):
-    """Check a convolution's inputs; return (dtype, stride, pad, H_out, W_out)."""
+    """Check a convolution's inputs; return (dtype, stride, pad, H_out, W_out, input_grad)."""
     check_ndim(func, "x", x, 4)
     check_ndim(func, "w", w, 4)
     for name, arr in (("x", x), ("w", w), ("b", b)):
@@ -218,9 +218,14 @@ def _check_conv(func, x, w, b, conv_param):
     H_out, W_out = _conv_output_size(func, x.shape, w.shape, stride, pad)
     if np.shape(b) != (w.shape[0],):
         raise ValueError(f"{func}: b must have shape ({w.shape[0]},), got {np.shape(b)}.")
+    input_grad = conv_param.get("input_grad", True)
+    if not isinstance(input_grad, (bool, np.bool_)):
+        raise TypeError(
+            f"{func}: conv_param['input_grad'] must be True or False, got {input_grad!r}."
+        )
     dtype = np.result_type(x, w, b)  # float32 stays float32 unless mixed with float64
     _check_kernel_dtype(func, dtype)
-    return dtype, int(stride), int(pad), H_out, W_out
+    return dtype, int(stride), int(pad), H_out, W_out, bool(input_grad)
 
 
 def _check_kernel_dtype(func, dtype):
@@ -260,17 +265,21 @@ def conv_forward_im2col(x, w, b, conv_param):
     x : ndarray of shape (N, C, H, W), float32 or float64
     w : ndarray of shape (F, C, HH, WW), filters
     b : ndarray of shape (F,), biases
-    conv_param : dict with the keys ``stride`` and ``pad`` (ints), as for the naive layer
+    conv_param : dict with the keys ``stride`` and ``pad`` (ints), as for the naive
+        layer, and optionally ``input_grad`` (default True; see ``conv_backward_fast``)
 
     Returns
     -------
     out : ndarray of shape (N, F, H_out, W_out), dtype of the inputs (see the layout
         note in the module docstring)
-    cache : (x, w_shape, w_aug, stride, pad, chunks, per_chunk, kept_cols, kernels) for
+    cache : (x, w_shape, w_aug, stride, pad, input_grad, chunks, per_chunk, kept_cols,
+        kernels) for
         ``conv_backward_im2col``; ``kept_cols`` is None when the columns were made in
         chunks (backward makes them again rather than keep them all in memory)
     """
-    dtype, stride, pad, H_out, W_out = _check_conv("conv_forward_im2col", x, w, b, conv_param)
+    dtype, stride, pad, H_out, W_out, input_grad = _check_conv(
+        "conv_forward_im2col", x, w, b, conv_param
+    )
     x = x.astype(dtype, copy=False)
     N = x.shape[0]
     F, C, HH, WW = w.shape
@@ -288,7 +297,7 @@ def conv_forward_im2col(x, w, b, conv_param):
     out = res.reshape(F, N, H_out, W_out).transpose(1, 0, 2, 3)  # (N, F, H_out, W_out) view
     # With one chunk, keep its columns for the backward pass; otherwise recompute them.
     kept_cols = buf if len(chunks) == 1 else None
-    cache = (x, w.shape, w_aug, stride, pad, chunks, per_chunk, kept_cols, kernels)
+    cache = (x, w.shape, w_aug, stride, pad, input_grad, chunks, per_chunk, kept_cols, kernels)
     return out, cache
 
 
@@ -306,6 +315,8 @@ def conv_backward_im2col(dout, cache):
     With ``d`` the chunk of ``dout`` as a (F, B * P) matrix: ``d @ cols.T`` adds the
     chunk's part to dw (and to db through the row of ones), ``w.T @ d`` gives the
     gradient of the columns, which col2im sums back into the chunk's images of dx.
+    If the forward pass was told ``input_grad=False``, dx is not computed: that skips
+    one of the two products and col2im.
 
     Parameters
     ----------
@@ -314,11 +325,11 @@ def conv_backward_im2col(dout, cache):
 
     Returns
     -------
-    dx : ndarray of shape (N, C, H, W)
+    dx : ndarray of shape (N, C, H, W), or None if ``conv_param["input_grad"]`` was False
     dw : ndarray of shape (F, C, HH, WW)
     db : ndarray of shape (F,)
     """
-    x, w_shape, w_aug, stride, pad, chunks, per_chunk, kept_cols, kernels = cache
+    x, w_shape, w_aug, stride, pad, input_grad, chunks, per_chunk, kept_cols, kernels = cache
     N, C, H, W = x.shape
     F, _, HH, WW = w_shape
     K = C * HH * WW
@@ -326,11 +337,11 @@ def conv_backward_im2col(dout, cache):
     P = dout.shape[2] * dout.shape[3]
     dtype = w_aug.dtype
     w_rows_T = w_aug[:, :K].T  # (K, F)
-    dx = np.empty((N, C, H, W), dtype=dtype)
+    dx = np.empty((N, C, H, W), dtype=dtype) if input_grad else None
     dw_aug = np.empty((F, K + 1), dtype=dtype)  # dw, then db in the last column
     dw_part = np.empty((F, K + 1), dtype=dtype)
     buf = kept_cols if kept_cols is not None else np.empty((K + 1, per_chunk * P), dtype=dtype)
-    dcols = np.empty((K, per_chunk * P), dtype=dtype)
+    dcols = np.empty((K, per_chunk * P), dtype=dtype) if input_grad else None
     d_buf = np.empty((F, per_chunk * P), dtype=dtype)
     for n0, n1 in chunks:
         m = (n1 - n0) * P
@@ -343,8 +354,9 @@ def conv_backward_im2col(dout, cache):
         else:
             np.matmul(d, cols.T, out=dw_part)
             dw_aug += dw_part
-        np.matmul(w_rows_T, d, out=dcols[:, :m])  # (K, m)
-        kernels.col2im(dcols[:, :m], n1 - n0, C, H, W, HH, WW, pad, stride, out=dx[n0:n1])
+        if input_grad:
+            np.matmul(w_rows_T, d, out=dcols[:, :m])  # (K, m)
+            kernels.col2im(dcols[:, :m], n1 - n0, C, H, W, HH, WW, pad, stride, out=dx[n0:n1])
     dw = dw_aug[:, :K].reshape(w_shape)
     db = dw_aug[:, K].copy()
     return dx, dw, db
@@ -380,9 +392,12 @@ def conv_forward_strides(x, w, b, conv_param):
     Returns
     -------
     out : ndarray of shape (N, F, H_out, W_out)
-    cache : (x_shape, w_shape, w_rows, stride, pad, cols) for ``conv_backward_strides``
+    cache : (x_shape, w_shape, w_rows, stride, pad, input_grad, cols) for
+        ``conv_backward_strides``
     """
-    dtype, stride, pad, H_out, W_out = _check_conv("conv_forward_strides", x, w, b, conv_param)
+    dtype, stride, pad, H_out, W_out, input_grad = _check_conv(
+        "conv_forward_strides", x, w, b, conv_param
+    )
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
     x_pad = np.pad(x.astype(dtype, copy=False), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
@@ -392,18 +407,20 @@ def conv_forward_strides(x, w, b, conv_param):
     w_rows = w.reshape(F, -1).astype(dtype, copy=False)  # (F, K)
     res = w_rows @ cols + b.astype(dtype, copy=False)[:, None]  # (F, N * P)
     out = res.reshape(F, N, H_out, W_out).transpose(1, 0, 2, 3)  # (N, F, H_out, W_out) view
-    cache = (x.shape, w.shape, w_rows, stride, pad, cols)
+    cache = (x.shape, w.shape, w_rows, stride, pad, input_grad, cols)
     return out, cache
 
 
 def conv_backward_strides(dout, cache):
-    """Backward pass of ``conv_forward_strides`` (numpy col2im)."""
-    (N, C, H, W), w_shape, w_rows, stride, pad, cols = cache
+    """Backward pass of ``conv_forward_strides`` (numpy col2im); dx is None without input_grad."""
+    (N, C, H, W), w_shape, w_rows, stride, pad, input_grad, cols = cache
     F, _, HH, WW = w_shape
     _check_dout("conv_backward_strides", dout, (N, F) + _out_hw((N, C, H, W), w_shape, stride, pad))
     dout_rows = dout.transpose(1, 0, 2, 3).reshape(F, -1).astype(cols.dtype, copy=False)
     dw = (dout_rows @ cols.T).reshape(w_shape)  # (F, C, HH, WW)
     db = dout_rows.sum(axis=1)  # (F,)
+    if not input_grad:
+        return None, dw, db
     dcols = w_rows.T @ dout_rows  # (K, N * P)
     dx = _numpy_kernels.col2im(dcols, N, C, H, W, HH, WW, pad, stride)
     return dx, dw, db
@@ -418,7 +435,14 @@ def conv_forward_fast(x, w, b, conv_param):
 
 
 def conv_backward_fast(dout, cache):
-    """Backward pass of ``conv_forward_fast``: returns ``dx, dw, db``."""
+    """Backward pass of ``conv_forward_fast``: returns ``dx, dw, db``.
+
+    A network's first layer needs no ``dx``: its input is the images, which are not
+    learnt. ``conv_param["input_grad"] = False`` in the forward pass says so; the
+    backward pass then returns ``dx = None`` and skips a third of its products and all
+    of col2im, as PyTorch does for an input without ``requires_grad``. The naive layers
+    ignore the key and always compute ``dx``.
+    """
     return conv_backward_im2col(dout, cache)
 
 

@@ -191,7 +191,7 @@ def conv_relu_backward(dout, cache):
 
     Returns
     -------
-    dx : ndarray of shape (N, C, H, W)
+    dx : ndarray of shape (N, C, H, W), or None if ``conv_param["input_grad"]`` was False
     dw : ndarray of shape (F, C, HH, WW)
     db : ndarray of shape (F,)
     """
@@ -235,7 +235,7 @@ def conv_bn_relu_backward(dout, cache):
 
     Returns
     -------
-    dx : ndarray of shape (N, C, H, W)
+    dx : ndarray of shape (N, C, H, W), or None if ``conv_param["input_grad"]`` was False
     dw : ndarray of shape (F, C, HH, WW)
     db : ndarray of shape (F,)
     dgamma, dbeta : ndarrays of shape (F,)
@@ -250,23 +250,29 @@ def conv_bn_relu_backward(dout, cache):
 def conv_relu_pool_forward(x, w, b, conv_param, pool_param):
     """A convolutional layer, a ReLU, then max pooling.
 
+    Max pooling and the ReLU commute: both keep the order of numbers, so the largest
+    of four rectified numbers is the rectified largest, ``max(relu(a)) ==
+    relu(max(a))``, and the gradients agree too. This sandwich pools first and
+    rectifies the pooled output, a quarter of the numbers for 2x2 pooling.
+
     Parameters
     ----------
     x : ndarray of shape (N, C, H, W), input
     w : ndarray of shape (F, C, HH, WW), filter weights
     b : ndarray of shape (F,), biases
-    conv_param : dict with stride and pad
+    conv_param : dict with stride and pad (and optionally ``input_grad``, see
+        ``conv_backward_fast``)
     pool_param : dict with pool_height, pool_width and stride
 
     Returns
     -------
     out : ndarray of shape (N, F, H_pool, W_pool), output of the pooling layer
-    cache : (conv_cache, relu_cache, pool_cache), for the backward pass
+    cache : (conv_cache, pool_cache, relu_cache), for the backward pass
     """
     a, conv_cache = conv_forward_fast(x, w, b, conv_param)  # (N, F, H_out, W_out)
-    s, relu_cache = relu_forward(a)
-    out, pool_cache = max_pool_forward_fast(s, pool_param)  # (N, F, H_pool, W_pool)
-    cache = (conv_cache, relu_cache, pool_cache)
+    p, pool_cache = max_pool_forward_fast(a, pool_param)  # (N, F, H_pool, W_pool)
+    out, relu_cache = relu_forward(p)
+    cache = (conv_cache, pool_cache, relu_cache)
     return out, cache
 
 
@@ -276,16 +282,16 @@ def conv_relu_pool_backward(dout, cache):
     Parameters
     ----------
     dout : ndarray of shape (N, F, H_pool, W_pool), upstream gradient
-    cache : (conv_cache, relu_cache, pool_cache) from ``conv_relu_pool_forward``
+    cache : (conv_cache, pool_cache, relu_cache) from ``conv_relu_pool_forward``
 
     Returns
     -------
-    dx : ndarray of shape (N, C, H, W)
+    dx : ndarray of shape (N, C, H, W), or None if ``conv_param["input_grad"]`` was False
     dw : ndarray of shape (F, C, HH, WW)
     db : ndarray of shape (F,)
     """
-    conv_cache, relu_cache, pool_cache = cache
-    ds = max_pool_backward_fast(dout, pool_cache)  # (N, F, H_out, W_out)
-    da = relu_backward(ds, relu_cache)
+    conv_cache, pool_cache, relu_cache = cache
+    dp = relu_backward(dout, relu_cache)  # (N, F, H_pool, W_pool)
+    da = max_pool_backward_fast(dp, pool_cache)  # (N, F, H_out, W_out)
     dx, dw, db = conv_backward_fast(da, conv_cache)
     return dx, dw, db

@@ -99,7 +99,7 @@ def conv_gemms(x, w, b, conv_param, dout):
     ``w_rows.T @ d`` (d: the chunk of dout as a (F, B * P) matrix).
     """
     out, cache = conv_forward_fast(x, w, b, conv_param)
-    x, w_shape, w_aug, stride, pad, chunks, per_chunk, kept_cols, kernels = cache
+    x, w_shape, w_aug, stride, pad, _, chunks, per_chunk, kept_cols, kernels = cache
     F, C, HH, WW = w_shape
     K, N = C * HH * WW, x.shape[0]
     P = out.shape[2] * out.shape[3]
