@@ -233,18 +233,50 @@ def test_conv_in_chunks_matches_one_chunk(backend, rng, monkeypatch, dtype):
     out, cache = conv_forward_fast(x, w, b, conv_param)
     dout = rng.standard_normal(out.shape).astype(dtype)
     grads = conv_backward_fast(dout, cache)
-    assert len(cache[5]) == 1  # one chunk, columns kept
+    assert len(cache[6]) == 1  # one chunk, columns kept
     bytes_per_image = (3 * 3 * 3 + 1) * 9 * 8 * np.dtype(dtype).itemsize
     monkeypatch.setattr(fast_layers, "_KEEP_BYTES", 0)
     monkeypatch.setattr(fast_layers, "_CHUNK_BYTES", 3 * bytes_per_image)
     out2, cache2 = conv_forward_fast(x, w, b, conv_param)
-    assert [c for c in cache2[5]] == [(0, 3), (3, 6), (6, 7)]
+    assert [c for c in cache2[6]] == [(0, 3), (3, 6), (6, 7)]
     grads2 = conv_backward_fast(dout, cache2)
     tol = 1e-6 if dtype == np.float32 else 1e-13
     np.testing.assert_array_equal(out2, out)  # each output column is the same product
     for g2, g in zip(grads2, grads):
         assert g2.dtype == dtype
         assert scaled_error(g2, g) < tol
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_conv_without_input_grad_skips_dx_only(backend, rng, monkeypatch, dtype, chunked):
+    """conv_param["input_grad"] = False: dx is None, out, dw and db are unchanged."""
+    x, w = rng.standard_normal((5, 3, 9, 7)), rng.standard_normal((4, 3, 3, 3))
+    b = rng.standard_normal(4)
+    x, w, b = (a.astype(dtype) for a in (x, w, b))
+    if chunked:
+        monkeypatch.setattr(fast_layers, "_KEEP_BYTES", 0)
+        monkeypatch.setattr(fast_layers, "_CHUNK_BYTES", 1)
+    for forward, backward in (
+        (conv_forward_fast, conv_backward_fast),
+        (fast_layers.conv_forward_strides, fast_layers.conv_backward_strides),
+    ):
+        conv_param = {"stride": 2, "pad": 1}
+        out, cache = forward(x, w, b, conv_param)
+        out2, cache2 = forward(x, w, b, dict(conv_param, input_grad=False))
+        np.testing.assert_array_equal(out2, out)
+        dout = rng.standard_normal(out.shape).astype(dtype)
+        dx, dw, db = backward(dout, cache)
+        dx2, dw2, db2 = backward(dout, cache2)
+        assert dx.shape == x.shape and dx2 is None
+        np.testing.assert_array_equal(dw2, dw)
+        np.testing.assert_array_equal(db2, db)
+
+
+def test_conv_input_grad_must_be_a_bool(rng):
+    x, w, b = rng.standard_normal((1, 1, 4, 4)), rng.standard_normal((1, 1, 3, 3)), np.zeros(1)
+    with pytest.raises(TypeError, match="input_grad.*True or False"):
+        conv_forward_fast(x, w, b, {"stride": 1, "pad": 1, "input_grad": "no"})
 
 
 def test_conv_backends_give_identical_results(rng):

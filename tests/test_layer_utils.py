@@ -138,6 +138,42 @@ def test_conv_relu_pool_forward_and_backward(rng):
     )
 
 
+def test_conv_relu_pool_pooling_first_gives_the_gradients_of_relu_first(rng):
+    """The sandwich pools before the ReLU (they commute); its results must be those of
+    conv - ReLU - pool from the naive layers, also where a whole window is negative."""
+    from cs231n.layers import conv_backward_naive, max_pool_backward_naive, relu_backward
+
+    x, w, b = conv_inputs(rng)
+    b = np.array([-50.0, 0.0, 0.3])  # filter 0: every window negative, its gradient 0
+    a, conv_cache = conv_forward_naive(x, w, b, CONV)
+    s = np.maximum(a, 0)
+    ref_out, pool_cache = max_pool_forward_naive(s, POOL)
+    out, cache = conv_relu_pool_forward(x, w, b, CONV, POOL)
+    np.testing.assert_allclose(out, ref_out, rtol=0, atol=1e-12)
+    dout = rng.standard_normal(out.shape)
+    ds = max_pool_backward_naive(dout, pool_cache)
+    ref = conv_backward_naive(relu_backward(ds, a), conv_cache)
+    for got, want in zip(conv_relu_pool_backward(dout, cache), ref):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    assert np.all(conv_relu_pool_backward(dout, cache)[1][0] == 0)
+
+
+def test_conv_sandwiches_skip_dx_when_the_input_needs_no_gradient(rng):
+    x, w, b = conv_inputs(rng)
+    no_dx = dict(CONV, input_grad=False)
+    out, cache = conv_relu_pool_forward(x, w, b, CONV, POOL)
+    out2, cache2 = conv_relu_pool_forward(x, w, b, no_dx, POOL)
+    np.testing.assert_array_equal(out2, out)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = conv_relu_pool_backward(dout, cache)
+    dx2, dw2, db2 = conv_relu_pool_backward(dout, cache2)
+    assert dx.shape == x.shape and dx2 is None
+    np.testing.assert_array_equal(dw2, dw)
+    np.testing.assert_array_equal(db2, db)
+    out, cache = conv_relu_forward(x, w, b, no_dx)
+    assert conv_relu_backward(rng.standard_normal(out.shape), cache)[0] is None
+
+
 def test_conv_bn_relu_forward_and_backward(rng):
     x, w, b = conv_inputs(rng)
     gamma, beta = rng.standard_normal(3), rng.standard_normal(3)
