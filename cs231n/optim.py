@@ -42,7 +42,9 @@ def sgd_momentum(w, dw, config=None):
         config = {}
     config.setdefault("learning_rate", 1e-2)
     config.setdefault("momentum", 0.9)
-    v = config.get("velocity", np.zeros_like(w))
+    v = config.get("velocity")
+    if v is None:
+        v = np.zeros_like(w)
     next_w = None
     # BEGIN SOLUTION a2.fc.sgd_momentum: the velocity update and the step it takes
     v = config["momentum"] * v - config["learning_rate"] * dw
@@ -66,7 +68,8 @@ def rmsprop(w, dw, config=None):
     config.setdefault("learning_rate", 1e-2)
     config.setdefault("decay_rate", 0.99)
     config.setdefault("epsilon", 1e-8)
-    config.setdefault("cache", np.zeros_like(w))
+    if "cache" not in config:  # (setdefault would make a new array on every step)
+        config["cache"] = np.zeros_like(w)
     next_w = None
     # BEGIN SOLUTION a2.fc.rmsprop: the moving average of squared gradients and the step it scales
     decay = config["decay_rate"]
@@ -94,8 +97,9 @@ def adam(w, dw, config=None):
     config.setdefault("beta1", 0.9)
     config.setdefault("beta2", 0.999)
     config.setdefault("epsilon", 1e-8)
-    config.setdefault("m", np.zeros_like(w))
-    config.setdefault("v", np.zeros_like(w))
+    for moment in ("m", "v"):  # (setdefault would make new arrays on every step)
+        if moment not in config:
+            config[moment] = np.zeros_like(w)
     config.setdefault("t", 0)
     next_w = None
     # BEGIN SOLUTION a2.fc.adam: both moment estimates, their bias correction and the step
