@@ -89,3 +89,32 @@ def test_bad_arguments_are_named():
         ThreeLayerConvNet(input_dim=(3, 31, 32))
     with pytest.raises(ValueError, match=r"input_dim must be \(C, H, W\)"):
         ThreeLayerConvNet(input_dim=(32, 32))
+
+
+def test_the_images_gradient_is_not_computed(rng, monkeypatch):
+    """The first convolution's input is the images: the backward pass must not spend a
+    product and col2im on a gradient nobody uses (conv_param["input_grad"] is False)."""
+    from cs231n import fast_layers
+
+    net = tiny_net()
+    X, y = rng.standard_normal((4, 3, 8, 8)), rng.integers(0, C, 4)
+    expected_loss, expected = net.loss(X, y)
+
+    def no_col2im(*args, **kwargs):
+        raise AssertionError("col2im ran: the network computed the images' gradient")
+
+    monkeypatch.setattr(fast_layers, "_kernels", _Without(fast_layers._kernels, no_col2im))
+    loss, grads = net.loss(X, y)
+    assert loss == expected_loss
+    for name in expected:
+        np.testing.assert_array_equal(grads[name], expected[name])
+
+
+class _Without:
+    """The kernels module with col2im replaced."""
+
+    def __init__(self, kernels, col2im):
+        self._kernels, self.col2im = kernels, col2im
+
+    def __getattr__(self, name):
+        return getattr(self._kernels, name)
