@@ -17,7 +17,8 @@ output. The bias rides along as one more filter column times a row of ones in
 adjoint of im2col, which sums the column gradients back into image positions.
 Large batches go a chunk of images at a time, so that each chunk's columns are
 still in the CPU caches when the product reads them (``cols`` for a whole batch
-can take hundreds of MB). Max pooling records where each maximum was in one
+can take hundreds of MB). A network's first layer passes ``"input_grad": False``
+in ``conv_param``: its input is the images, so backward skips ``dx`` (returns None). Max pooling records where each maximum was in one
 pass, and backward routes each upstream gradient there.
 
 Backends. The copies (im2col, col2im, pooling) run in the compiled extension

@@ -9,6 +9,9 @@ optimiser):
 - ``FullyConnectedNet([100, 100], normalization="batchnorm", dropout_keep_ratio=0.5)``
   against Linear - BatchNorm1d - ReLU - Dropout (x2) - Linear.
 
+Both sides skip the gradient of the images (PyTorch because the input batch does not
+require one; ours through ``conv_param["input_grad"] = False`` in ``ThreeLayerConvNet``).
+
 Each side runs in its own fresh process with the same number of threads (numpy's BLAS
 and PyTorch's intra-op pool both use every core, or ``--threads``); the processes take
 turns for ``--rounds`` rounds, each reporting the median of ``--repeat`` steps. Then the
