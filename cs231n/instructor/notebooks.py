@@ -94,7 +94,9 @@ def run_notebook(path, out_dir, timeout=900):
             resources={"metadata": {"path": str(path.parent)}},
         )
         try:
-            client.execute()
+            # The kernel manager is ours, so nbclient would leave the kernel running (with
+            # everything the notebook loaded) until this process ends: shut it down now.
+            client.execute(cleanup_kc=True)
         except CellExecutionError as exc:
             status = "FAILED"
             error = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)

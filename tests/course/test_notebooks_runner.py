@@ -8,7 +8,7 @@ import os
 import nbformat
 import pytest
 
-from cs231n.instructor.notebooks import default_jobs, headline_of, run_all
+from cs231n.instructor.notebooks import default_jobs, headline_of, run_all, run_notebook
 
 
 def _notebook(path, *sources):
@@ -60,3 +60,31 @@ def test_parallel_run_keeps_the_order_and_reports_failures(notebooks, tmp_path, 
 
 def test_default_jobs_is_the_usable_cores():
     assert default_jobs() == len(os.sched_getaffinity(0))
+
+
+def _running(pid):
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return not any(line.startswith("State:") and "Z" in line.split()[1] for line in f)
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+def test_each_kernel_is_shut_down_when_its_notebook_is_done(tmp_path):
+    """A finished notebook's kernel must not stay alive, holding what the notebook
+    loaded, until the runner's worker process ends (up to 7 idle kernels per worker in
+    ``cs231n all``)."""
+    folder = tmp_path / "assignment9"
+    folder.mkdir()
+    pid_file = tmp_path / "kernel.pid"
+    for name, last in (("fine.ipynb", "x = 1"), ("broken.ipynb", "1 / 0")):
+        nb = _notebook(
+            folder / name, f"import os; open({str(pid_file)!r}, 'w').write(str(os.getpid()))", last
+        )
+        status, _, _, _ = run_notebook(nb, tmp_path / "out", timeout=60)
+        assert status == ("ok" if name == "fine.ipynb" else "FAILED")
+        pid = int(pid_file.read_text())
+        assert pid != os.getpid()
+        assert not _running(pid), f"the kernel of {name} is still running"
