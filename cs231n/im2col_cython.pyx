@@ -440,6 +440,394 @@ def col2im(const floating[:, :] cols, Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, 
     return out
 
 
+# ---------------------------------------------------------------------------- direct convolution
+#
+# For a layer with few taps K = C * HH * WW (a network's first layer: 3 colour
+# channels, 3x3 filters, K = 27), im2col writes K copies of the input for a product
+# that is only K deep: the copy costs as much as the product. These kernels skip
+# the column matrix. Each image is split into its phase planes (as above), and for
+# filter offset k the values every output position reads form ONE contiguous run of
+# the phase planes, starting at ``off[k]``, provided each output row is computed
+# "wide": Wq positions instead of Wo, the last Wq - Wo of them junk that is dropped
+# (forward) or given a zero gradient (backward). The convolution of one image is
+# then a small matrix product whose rows are runs of the phase planes,
+#
+#     out_wide[f, l] = b[f] + sum_k w[f, k] * q[off[k] + l],   l < L = Ho * Wq,
+#
+# computed in registers, a block of DFB filters by DNV vectors of positions at a
+# time, with GCC's vector extensions (on x86-64 Linux, cloned for AVX2 + FMA and
+# chosen when the CPU has it). Backward is the same loops transposed: dw[f, k] is a
+# dot product of the upstream gradient (made wide, zero in the junk) with the run
+# off[k], and the phase planes' gradient gets the run off[k] of sum_f w[f, k] d[f, :].
+# The sums run in another order than a BLAS product, so results agree with the
+# im2col path to rounding, not bit for bit.
+cdef extern from *:
+    """
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    #define CS231N_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+    #else
+    #define CS231N_CLONES
+    #endif
+    #define CS231N_DFB 4  /* filters per register block */
+    #define CS231N_DNV 2  /* vectors of positions per register block */
+    #define CS231N_DKB 4  /* taps per register block of the dx kernel */
+    typedef float cs231n_vf __attribute__((vector_size(32)));
+    typedef double cs231n_vd __attribute__((vector_size(32)));
+
+    #define CS231N_DIRECT(T, VT, S)                                                        \\
+    /* o[f * ldo + l] = wp[bias] + sum_k wp[k] * q[off[k] + l] for f < F, l < L;             \
+       wp: the filters packed (ceil(F / DFB), K + 1, DFB), zero past F. */                  \
+    CS231N_CLONES                                                                           \
+    static void cs231n_direct_fwd_##S(const T *restrict q, const Py_ssize_t *restrict off,  \
+                                      Py_ssize_t K, const T *restrict wp, Py_ssize_t F,     \
+                                      Py_ssize_t L, T *restrict o, Py_ssize_t ldo) {        \
+        enum { V = sizeof(VT) / sizeof(T), LB = CS231N_DNV * V };                           \
+        for (Py_ssize_t f0 = 0; f0 < F; f0 += CS231N_DFB, wp += (K + 1) * CS231N_DFB) {     \
+            int nf = F - f0 < CS231N_DFB ? (int)(F - f0) : CS231N_DFB;                      \
+            for (Py_ssize_t l0 = 0; l0 < L; l0 += LB) {                                     \
+                VT acc[CS231N_DFB][CS231N_DNV];                                             \
+                for (int f = 0; f < CS231N_DFB; f++)                                        \
+                    for (int v = 0; v < CS231N_DNV; v++)                                    \
+                        acc[f][v] = (VT){0} + wp[K * CS231N_DFB + f];                       \
+                for (Py_ssize_t k = 0; k < K; k++) {                                        \
+                    const T *src = q + off[k] + l0;                                         \
+                    const T *wk = wp + k * CS231N_DFB;                                      \
+                    VT xv[CS231N_DNV];                                                      \
+                    for (int v = 0; v < CS231N_DNV; v++)                                    \
+                        memcpy(&xv[v], src + v * V, sizeof(VT));                            \
+                    for (int f = 0; f < CS231N_DFB; f++)                                    \
+                        for (int v = 0; v < CS231N_DNV; v++)                                \
+                            acc[f][v] += wk[f] * xv[v];                                     \
+                }                                                                           \
+                /* Straight to the output; the last block of a row only up to L. */         \
+                for (int f = 0; f < nf; f++) {                                              \
+                    T *dst = o + (f0 + f) * ldo + l0;                                       \
+                    if (l0 + LB <= L) {                                                     \
+                        for (int v = 0; v < CS231N_DNV; v++)                                \
+                            memcpy(dst + v * V, &acc[f][v], sizeof(VT));                    \
+                    } else {                                                                \
+                        T tail[LB];                                                         \
+                        for (int v = 0; v < CS231N_DNV; v++)                                \
+                            memcpy(tail + v * V, &acc[f][v], sizeof(VT));                   \
+                        memcpy(dst, tail, (L - l0) * sizeof(T));                            \
+                    }                                                                       \
+                }                                                                           \
+            }                                                                               \
+        }                                                                                   \
+    }                                                                                       \
+    /* dw[f, k] += sum_l d[f, l] * q[off[k] + l], dw[f, K] += sum_l d[f, l];               \\
+       d: (Fr, Lr) with Fr = nfb * DFB, dw: (Fr, K + 1). */                                 \\
+    CS231N_CLONES                                                                           \\
+    static void cs231n_direct_dw_##S(const T *restrict q, const Py_ssize_t *restrict off,   \\
+                                     Py_ssize_t K, const T *restrict d, Py_ssize_t nfb,     \\
+                                     Py_ssize_t Lr, T *restrict dw) {                       \\
+        enum { V = sizeof(VT) / sizeof(T), LB = CS231N_DNV * V };                           \\
+        for (Py_ssize_t fb = 0; fb < nfb; fb++) {                                           \\
+            const T *db = d + fb * CS231N_DFB * Lr;                                         \\
+            T *dwb = dw + fb * CS231N_DFB * (K + 1);                                        \\
+            for (Py_ssize_t k = 0; k <= K; k++) {                                           \\
+                VT acc[CS231N_DFB][CS231N_DNV];                                             \\
+                for (int f = 0; f < CS231N_DFB; f++)                                        \\
+                    for (int v = 0; v < CS231N_DNV; v++) acc[f][v] = (VT){0};               \\
+                for (Py_ssize_t l0 = 0; l0 < Lr; l0 += LB) {                                \\
+                    VT xv[CS231N_DNV], dv;                                                  \\
+                    for (int v = 0; v < CS231N_DNV; v++) {                                  \\
+                        if (k < K) memcpy(&xv[v], q + off[k] + l0 + v * V, sizeof(VT));     \\
+                        else xv[v] = (VT){0} + 1;  /* the bias: a run of ones */            \\
+                    }                                                                       \\
+                    for (int f = 0; f < CS231N_DFB; f++)                                    \\
+                        for (int v = 0; v < CS231N_DNV; v++) {                              \\
+                            memcpy(&dv, db + f * Lr + l0 + v * V, sizeof(VT));              \\
+                            acc[f][v] += dv * xv[v];                                        \\
+                        }                                                                   \\
+                }                                                                           \\
+                for (int f = 0; f < CS231N_DFB; f++) {                                      \\
+                    VT s = acc[f][0];                                                       \\
+                    for (int v = 1; v < CS231N_DNV; v++) s += acc[f][v];                    \\
+                    T t = 0;                                                                \\
+                    for (int e = 0; e < V; e++) t += s[e];                                  \\
+                    dwb[f * (K + 1) + k] += t;                                              \\
+                }                                                                           \\
+            }                                                                               \\
+        }                                                                                   \\
+    }                                                                                       \\
+    /* dq[off[k] + l] += sum_f wt[f, k] * d[f, l] for k < K; wt: (Fr, Kr), Kr a multiple   \\
+       of DKB, zero beyond K. */                                                            \\
+    CS231N_CLONES                                                                           \\
+    static void cs231n_direct_dx_##S(T *dq, const Py_ssize_t *restrict off, Py_ssize_t K,   \\
+                                     Py_ssize_t Kr, const T *restrict wt, Py_ssize_t Fr,    \\
+                                     const T *restrict d, Py_ssize_t Lr) {                  \\
+        enum { V = sizeof(VT) / sizeof(T), LB = CS231N_DNV * V };                           \\
+        for (Py_ssize_t l0 = 0; l0 < Lr; l0 += LB) {                                        \\
+            for (Py_ssize_t k0 = 0; k0 < K; k0 += CS231N_DKB) {                             \\
+                VT acc[CS231N_DKB][CS231N_DNV];                                             \\
+                for (int k = 0; k < CS231N_DKB; k++)                                        \\
+                    for (int v = 0; v < CS231N_DNV; v++) acc[k][v] = (VT){0};               \\
+                for (Py_ssize_t f = 0; f < Fr; f++) {                                       \\
+                    VT dv[CS231N_DNV];                                                      \\
+                    for (int v = 0; v < CS231N_DNV; v++)                                    \\
+                        memcpy(&dv[v], d + f * Lr + l0 + v * V, sizeof(VT));               \\
+                    const T *wf = wt + f * Kr + k0;                                         \\
+                    for (int k = 0; k < CS231N_DKB; k++)                                    \\
+                        for (int v = 0; v < CS231N_DNV; v++)                                \\
+                            acc[k][v] += wf[k] * dv[v];                                     \\
+                }                                                                           \\
+                for (int k = 0; k < CS231N_DKB && k0 + k < K; k++) {                        \\
+                    T *dst = dq + off[k0 + k] + l0;                                         \\
+                    for (int v = 0; v < CS231N_DNV; v++) {                                  \\
+                        VT t;                                                               \\
+                        memcpy(&t, dst + v * V, sizeof(VT));                                \\
+                        t += acc[k][v];                                                     \\
+                        memcpy(dst + v * V, &t, sizeof(VT));                                \\
+                    }                                                                       \\
+                }                                                                           \\
+            }                                                                               \\
+        }                                                                                   \\
+    }
+    CS231N_DIRECT(float, cs231n_vf, f)
+    CS231N_DIRECT(double, cs231n_vd, d)
+    /* Rows of n values from src (row stride lds) to dst (row stride ldd), as a loop the
+       compiler vectorises: a library memcpy per short row cost more than the copy. */
+    #define CS231N_STRIDED_COPY(T, S)                                                       \
+    CS231N_NO_MEMCPY                                                                        \
+    static void cs231n_strided_copy_##S(T *restrict dst, Py_ssize_t ldd,                    \
+                                        const T *restrict src, Py_ssize_t lds,              \
+                                        Py_ssize_t rows, Py_ssize_t n) {                    \
+        for (Py_ssize_t r = 0; r < rows; r++, dst += ldd, src += lds)                       \
+            for (Py_ssize_t w = 0; w < n; w++) dst[w] = src[w];                             \
+    }
+    CS231N_STRIDED_COPY(float, f)
+    CS231N_STRIDED_COPY(double, d)
+    """
+    int DFB "CS231N_DFB"
+    int DNV "CS231N_DNV"
+    int DKB "CS231N_DKB"
+    void cs231n_direct_fwd_f(const float*, const Py_ssize_t*, Py_ssize_t, const float*,
+                             Py_ssize_t, Py_ssize_t, float*, Py_ssize_t) nogil
+    void cs231n_direct_fwd_d(const double*, const Py_ssize_t*, Py_ssize_t, const double*,
+                             Py_ssize_t, Py_ssize_t, double*, Py_ssize_t) nogil
+    void cs231n_direct_dw_f(const float*, const Py_ssize_t*, Py_ssize_t, const float*,
+                            Py_ssize_t, Py_ssize_t, float*) nogil
+    void cs231n_direct_dw_d(const double*, const Py_ssize_t*, Py_ssize_t, const double*,
+                            Py_ssize_t, Py_ssize_t, double*) nogil
+    void cs231n_direct_dx_f(float*, const Py_ssize_t*, Py_ssize_t, Py_ssize_t, const float*,
+                            Py_ssize_t, const float*, Py_ssize_t) nogil
+    void cs231n_direct_dx_d(double*, const Py_ssize_t*, Py_ssize_t, Py_ssize_t, const double*,
+                            Py_ssize_t, const double*, Py_ssize_t) nogil
+    void cs231n_strided_copy_f(float*, Py_ssize_t, const float*, Py_ssize_t, Py_ssize_t,
+                               Py_ssize_t) nogil
+    void cs231n_strided_copy_d(double*, Py_ssize_t, const double*, Py_ssize_t, Py_ssize_t,
+                               Py_ssize_t) nogil
+
+
+# At most this many threads for the direct convolution (0: as many as OpenMP offers).
+# Unlike the copies, these kernels are arithmetic: they take the place of a matrix
+# product that numpy's BLAS would run on every core.
+cdef int _compute_cap = 0
+
+
+def set_compute_threads(int n):
+    """Run the direct convolution on at most ``n`` threads; 0 removes the cap."""
+    global _compute_cap
+    if n < 0:
+        raise ValueError(f"set_compute_threads: n must be >= 0, got {n}")
+    _compute_cap = n
+
+
+cdef inline int _compute_threads(Py_ssize_t tasks) noexcept nogil:
+    cdef int n = CS231N_MAX_THREADS()
+    if 0 < _compute_cap < n:
+        n = _compute_cap
+    return <int>min(<Py_ssize_t>n, tasks) if tasks > 0 else 1
+
+
+cdef struct _Direct:
+    _Phases g
+    Py_ssize_t C, HH, WW, Ho, Wo
+    Py_ssize_t plane  # one channel's phase planes: s * s * Hq * Wq values
+    Py_ssize_t L, Lr  # wide positions Ho * Wq, rounded up to whole register blocks
+    Py_ssize_t qsize  # the phase planes of all channels, and room to read a block past them
+
+
+cdef _Direct _direct_of(Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t HH,
+                        Py_ssize_t WW, Py_ssize_t pad, Py_ssize_t stride, Py_ssize_t vec):
+    cdef _Direct d
+    d.C, d.HH, d.WW = C, HH, WW
+    d.Ho = (H + 2 * pad - HH) // stride + 1
+    d.Wo = (W + 2 * pad - WW) // stride + 1
+    d.g = _phases_of(H, W, HH, WW, pad, stride, d.Ho, d.Wo)
+    d.plane = _phases_size(d.g)
+    d.L = d.Ho * d.g.Wq
+    d.Lr = _ceil_div(d.L, DNV * vec) * DNV * vec
+    # The last run starts at most (WW - 1) // s + ((HH - 1) // s) * Wq past the last
+    # plane's start and reads Lr values; the planes are at least that tall.
+    d.qsize = C * d.plane + (d.Lr - d.L) + d.g.Wq
+    return d
+
+
+def _direct_offsets(_Direct d):
+    """off[k]: where tap k = (c, i, j) starts reading in the phase planes of all channels."""
+    s = d.g.s
+    c = np.arange(d.C)[:, None, None]
+    i = np.arange(d.HH)[None, :, None]
+    j = np.arange(d.WW)[None, None, :]
+    off = c * d.plane + (((i % s) * s + j % s) * d.g.Hq + i // s) * d.g.Wq + j // s
+    return np.ascontiguousarray(off.reshape(-1), dtype=np.intp)
+
+
+def _direct_check(x, w_aug, HH, WW, name):
+    if w_aug.ndim != 2 or w_aug.shape[1] != x.shape[1] * HH * WW + 1 or w_aug.dtype != x.dtype:
+        raise ValueError(f"{name}: w_aug must be (F, C * HH * WW + 1) of x's dtype, got "
+                         f"{w_aug.shape} {w_aug.dtype} for x {x.shape} {x.dtype}.")
+
+
+def conv_forward_direct(const floating[:, :, :, :] x, w_aug, Py_ssize_t HH, Py_ssize_t WW,
+                        Py_ssize_t pad, Py_ssize_t stride):
+    """A convolution computed directly from the image (no column matrix).
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W), float32 or float64, any strides
+    w_aug : ndarray of shape (F, C * HH * WW + 1), dtype of ``x``: the filters as rows,
+        then the biases
+    HH, WW, pad, stride : filter size, zero padding and stride
+
+    Returns
+    -------
+    res : ndarray of shape (F, N, Ho, Wo), dtype of ``x``: the output, filter first (as
+        ``w_aug @ im2col(x)`` gives it). A view: each of its rows of Wo values is
+        followed in memory by the Wq - Wo junk values of the wide row.
+    """
+    dtype = np.float32 if floating is float else np.float64
+    _direct_check(np.asarray(x), w_aug, HH, WW, "conv_forward_direct")
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t F = w_aug.shape[0], K = C * HH * WW
+    cdef _Direct d = _direct_of(C, H, W, HH, WW, pad, stride, 32 // sizeof(floating))
+    cdef Py_ssize_t nfb = _ceil_div(F, DFB), Fr = nfb * DFB
+    # The filters in register blocks: wp[fb, k, f] = w_aug[fb * DFB + f, k], zero rows past F.
+    wpad = np.zeros((Fr, K + 1), dtype=dtype)
+    wpad[:F] = w_aug
+    cdef floating[:, :, ::1] wp = np.ascontiguousarray(
+        wpad.reshape(nfb, DFB, K + 1).transpose(0, 2, 1))
+    cdef Py_ssize_t[::1] off = _direct_offsets(d)
+    wide = np.empty((F, N, d.Ho, d.g.Wq), dtype=dtype)
+    if wide.size == 0:
+        return wide[..., :d.Wo]
+    cdef floating[:, :, :, ::1] res = wide
+    cdef int nt = _compute_threads(N)
+    cdef floating[:, ::1] qs = np.zeros((nt, d.qsize), dtype=dtype)  # padding stays zero
+    cdef Py_ssize_t sN = x.strides[0] // sizeof(floating), sC = x.strides[1] // sizeof(floating)
+    cdef Py_ssize_t sH = x.strides[2] // sizeof(floating), sW = x.strides[3] // sizeof(floating)
+    cdef const floating* xp = &x[0, 0, 0, 0]
+    cdef Py_ssize_t n, c
+    cdef floating* q
+    with nogil:
+        for n in prange(N, schedule="dynamic", num_threads=nt):
+            q = &qs[threadid(), 0]
+            for c in range(C):
+                _split_phases(xp + n * sN + c * sC, sH, sW, H, W, pad, d.g, q + c * d.plane)
+            if floating is float:
+                cs231n_direct_fwd_f(q, &off[0], K, &wp[0, 0, 0], F, d.L, &res[0, n, 0, 0],
+                                    N * d.L)
+            else:
+                cs231n_direct_fwd_d(q, &off[0], K, &wp[0, 0, 0], F, d.L, &res[0, n, 0, 0],
+                                    N * d.L)
+    return wide[..., :d.Wo]
+
+
+def conv_backward_direct(const floating[:, :, :, :] x, const floating[:, :, :, :] dout, w_aug,
+                         Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t pad, Py_ssize_t stride,
+                         bint input_grad=True):
+    """The gradients of ``conv_forward_direct``, computed directly (no column matrix).
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W), the forward pass's input, any strides
+    dout : ndarray of shape (N, F, Ho, Wo), dtype of ``x``, any strides
+    w_aug, HH, WW, pad, stride : as given to ``conv_forward_direct``
+    input_grad : if False, dx is not computed (None is returned for it)
+
+    Returns
+    -------
+    dx : C-ordered ndarray of shape (N, C, H, W), or None
+    dw_aug : ndarray of shape (F, C * HH * WW + 1): dw as rows, then db in the last column
+    """
+    dtype = np.float32 if floating is float else np.float64
+    _direct_check(np.asarray(x), w_aug, HH, WW, "conv_backward_direct")
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t F = w_aug.shape[0], K = C * HH * WW
+    cdef _Direct d = _direct_of(C, H, W, HH, WW, pad, stride, 32 // sizeof(floating))
+    got = (dout.shape[0], dout.shape[1], dout.shape[2], dout.shape[3])
+    if got != (N, F, d.Ho, d.Wo):
+        raise ValueError(f"conv_backward_direct: dout has shape {got}, "
+                         f"expected {(N, F, d.Ho, d.Wo)}.")
+    cdef Py_ssize_t nfb = _ceil_div(F, DFB), Fr = nfb * DFB
+    cdef Py_ssize_t Kr = _ceil_div(K, DKB) * DKB
+    wtpad = np.zeros((Fr, Kr), dtype=dtype)
+    wtpad[:F, :K] = w_aug[:, :K]
+    cdef floating[:, ::1] wt = wtpad
+    cdef Py_ssize_t[::1] off = _direct_offsets(d)
+    cdef int nt = _compute_threads(N)
+    # Each image's share of dw, summed at the end in a fixed order: the same result
+    # however the images were shared among threads.
+    dws = np.zeros((N, Fr, K + 1), dtype=dtype)
+    dx_arr = np.empty((N, C, H, W), dtype=dtype) if input_grad else None
+    if N == 0 or F == 0:
+        return dx_arr, dws.sum(axis=0)[:F]
+    cdef floating[:, :, ::1] dwp = dws
+    cdef floating* dxp = NULL
+    cdef floating[:, :, :, ::1] dxv
+    if input_grad and dx_arr.size:
+        dxv = dx_arr
+        dxp = &dxv[0, 0, 0, 0]
+    cdef floating[:, ::1] qs = np.zeros((nt, d.qsize), dtype=dtype)
+    cdef floating[:, ::1] dqs = np.zeros((nt, d.qsize if input_grad else 1), dtype=dtype)
+    cdef floating[:, ::1] ds = np.zeros((nt, Fr * d.Lr), dtype=dtype)  # junk stays zero
+    cdef Py_ssize_t sN = x.strides[0] // sizeof(floating), sC = x.strides[1] // sizeof(floating)
+    cdef Py_ssize_t sH = x.strides[2] // sizeof(floating), sW = x.strides[3] // sizeof(floating)
+    cdef Py_ssize_t tN = dout.strides[0] // sizeof(floating), tF = dout.strides[1] // sizeof(floating)
+    cdef Py_ssize_t tH = dout.strides[2] // sizeof(floating), tW = dout.strides[3] // sizeof(floating)
+    cdef const floating* xp = &x[0, 0, 0, 0]
+    cdef const floating* gp = &dout[0, 0, 0, 0]
+    cdef Py_ssize_t n, c, f, ho, wo
+    cdef floating* q
+    cdef floating* dq
+    cdef floating* dd
+    cdef const floating* src
+    with nogil:
+        for n in prange(N, schedule="dynamic", num_threads=nt):
+            q = &qs[threadid(), 0]
+            dd = &ds[threadid(), 0]
+            # This image's upstream gradient, wide: row f, position ho * Wq + wo.
+            for f in range(F):
+                src = gp + n * tN + f * tF
+                if tW == 1:
+                    if floating is float:
+                        cs231n_strided_copy_f(dd + f * d.Lr, d.g.Wq, src, tH, d.Ho, d.Wo)
+                    else:
+                        cs231n_strided_copy_d(dd + f * d.Lr, d.g.Wq, src, tH, d.Ho, d.Wo)
+                else:
+                    for ho in range(d.Ho):
+                        for wo in range(d.Wo):
+                            dd[f * d.Lr + ho * d.g.Wq + wo] = src[ho * tH + wo * tW]
+            for c in range(C):
+                _split_phases(xp + n * sN + c * sC, sH, sW, H, W, pad, d.g, q + c * d.plane)
+            if floating is float:
+                cs231n_direct_dw_f(q, &off[0], K, dd, nfb, d.Lr, &dwp[n, 0, 0])
+            else:
+                cs231n_direct_dw_d(q, &off[0], K, dd, nfb, d.Lr, &dwp[n, 0, 0])
+            if dxp != NULL:
+                dq = &dqs[threadid(), 0]
+                memset(dq, 0, d.qsize * sizeof(floating))
+                if floating is float:
+                    cs231n_direct_dx_f(dq, &off[0], K, Kr, &wt[0, 0], Fr, dd, d.Lr)
+                else:
+                    cs231n_direct_dx_d(dq, &off[0], K, Kr, &wt[0, 0], Fr, dd, d.Lr)
+                for c in range(C):
+                    _merge_phases(dq + c * d.plane, d.g, H, W, pad, dxp + (n * C + c) * H * W)
+    return dx_arr, dws.sum(axis=0)[:F]
+
+
 # ---------------------------------------------------------------------------- max pooling
 
 

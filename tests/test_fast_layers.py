@@ -124,6 +124,8 @@ CONV_IMPLEMENTATIONS = {
     "im2col": (conv_forward_im2col, conv_backward_im2col),
     "strides": (conv_forward_strides, conv_backward_strides),
 }
+# Compiled kernels only: the direct convolution of layers with few taps.
+DIRECT = (fast_layers._conv_forward_direct, fast_layers._conv_backward_direct)
 
 POOL_CASES = [
     # (x_shape, pool_height, pool_width, stride)
@@ -182,6 +184,9 @@ def test_conv_backward_fast_matches_numerical_gradients(
         dout,
         names=["x", "w", "b"],
         tol=1e-8,
+        # The layer is linear in each input, so the centred difference has no
+        # truncation error: a larger step only shrinks its rounding error.
+        h=1e-3,
     )
 
 
@@ -230,16 +235,16 @@ def test_conv_in_chunks_matches_one_chunk(backend, rng, monkeypatch, dtype):
     b = rng.standard_normal(4)
     x, w, b = (a.astype(dtype) for a in (x, w, b))
     conv_param = {"stride": 1, "pad": 1}
-    out, cache = conv_forward_fast(x, w, b, conv_param)
+    out, cache = conv_forward_im2col(x, w, b, conv_param)
     dout = rng.standard_normal(out.shape).astype(dtype)
-    grads = conv_backward_fast(dout, cache)
+    grads = conv_backward_im2col(dout, cache)
     assert len(cache[6]) == 1  # one chunk, columns kept
     bytes_per_image = (3 * 3 * 3 + 1) * 9 * 8 * np.dtype(dtype).itemsize
     monkeypatch.setattr(fast_layers, "_KEEP_BYTES", 0)
     monkeypatch.setattr(fast_layers, "_CHUNK_BYTES", 3 * bytes_per_image)
-    out2, cache2 = conv_forward_fast(x, w, b, conv_param)
+    out2, cache2 = conv_forward_im2col(x, w, b, conv_param)
     assert [c for c in cache2[6]] == [(0, 3), (3, 6), (6, 7)]
-    grads2 = conv_backward_fast(dout, cache2)
+    grads2 = conv_backward_im2col(dout, cache2)
     tol = 1e-6 if dtype == np.float32 else 1e-13
     np.testing.assert_array_equal(out2, out)  # each output column is the same product
     for g2, g in zip(grads2, grads):
@@ -257,10 +262,8 @@ def test_conv_without_input_grad_skips_dx_only(backend, rng, monkeypatch, dtype,
     if chunked:
         monkeypatch.setattr(fast_layers, "_KEEP_BYTES", 0)
         monkeypatch.setattr(fast_layers, "_CHUNK_BYTES", 1)
-    for forward, backward in (
-        (conv_forward_fast, conv_backward_fast),
-        (fast_layers.conv_forward_strides, fast_layers.conv_backward_strides),
-    ):
+    impls = list(CONV_IMPLEMENTATIONS.values()) + ([DIRECT] if backend == "cython" else [])
+    for forward, backward in impls:
         conv_param = {"stride": 2, "pad": 1}
         out, cache = forward(x, w, b, conv_param)
         out2, cache2 = forward(x, w, b, dict(conv_param, input_grad=False))
@@ -288,11 +291,85 @@ def test_conv_backends_give_identical_results(rng):
     results = {}
     for name in ("cython", "numpy"):
         with use_backend(name):
-            out, cache = conv_forward_fast(x, w, b, conv_param)
+            out, cache = conv_forward_im2col(x, w, b, conv_param)
             dout = np.linspace(-1, 1, out.size).reshape(out.shape)
-            results[name] = (out, *conv_backward_fast(dout, cache))
+            results[name] = (out, *conv_backward_im2col(dout, cache))
     for a, b_ in zip(results["cython"], results["numpy"]):
         np.testing.assert_array_equal(a, b_)
+
+
+DIRECT_CASES = CONV_CASES + [
+    # (x_shape, w_shape, stride, pad): filter counts that do not fill a register
+    # block of 4, rows shorter and longer than a vector, strides 1 to 4, one output
+    # column, and batches large enough to share among threads.
+    ((2, 3, 31, 31), (25, 3, 3, 3), 2, 1),
+    ((3, 3, 32, 32), (32, 3, 7, 7), 1, 3),
+    ((5, 1, 5, 9), (1, 1, 5, 1), 1, 0),
+    ((4, 2, 13, 6), (9, 2, 1, 6), 1, 0),
+    ((2, 4, 11, 11), (3, 4, 3, 3), 4, 0),
+    ((3, 2, 12, 8), (5, 2, 4, 3), 3, 2),
+    ((2, 3, 7, 40), (6, 3, 3, 5), 1, 2),
+    ((33, 3, 12, 12), (7, 3, 5, 5), 1, 2),
+    ((2, 16, 9, 9), (6, 16, 2, 2), 1, 0),
+]
+
+
+@pytest.mark.skipif(not HAVE_CYTHON, reason="extension not built")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("x_shape, w_shape, stride, pad", DIRECT_CASES)
+def test_direct_conv_matches_the_reference(rng, dtype, x_shape, w_shape, stride, pad):
+    """The direct kernels, on shapes chosen for their edges, and on strided views."""
+    x64, w64 = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b64 = rng.standard_normal(w_shape[0])
+    x, w, b = (a.astype(dtype) for a in (x64, w64, b64))
+    conv_param = {"stride": stride, "pad": pad}
+    with use_backend("cython"):
+        out, cache = DIRECT[0](x, w, b, conv_param)
+        dout64 = rng.standard_normal(out.shape)
+        grads = DIRECT[1](dout64.astype(dtype), cache)
+        # The same on views: x reversed in width, dout in the forward output's order.
+        x_view = np.ascontiguousarray(x[..., ::-1])[..., ::-1]
+        out2, cache2 = DIRECT[0](x_view, w, b, conv_param)
+        dout_view = np.ascontiguousarray(dout64.astype(dtype)[:, ::-1])[:, ::-1]
+        grads2 = DIRECT[1](dout_view, cache2)
+    ref_out, ref_grads = conv_reference(x64, w64, b64, stride, pad, dout64)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert out.dtype == dtype and out.shape == ref_out.shape
+    assert scaled_error(out, ref_out) < tol
+    np.testing.assert_array_equal(out2, out)
+    for name, g, g2, g_ref in zip("xwb", grads, grads2, ref_grads):
+        assert g.dtype == dtype and g.shape == g_ref.shape, f"d{name}"
+        assert scaled_error(g, g_ref) < tol, f"d{name} differs from the reference"
+        np.testing.assert_array_equal(g2, g)
+
+
+@pytest.mark.skipif(not HAVE_CYTHON, reason="extension not built")
+def test_fast_conv_goes_direct_for_few_taps_only(rng, monkeypatch):
+    """A first layer (3 channels, 3x3 or 7x7) never makes a column matrix; a deep one does."""
+    used = []
+    with use_backend("cython"):
+        kernels = fast_layers._kernels
+        for name in ("im2col", "col2im"):
+            real = getattr(kernels, name)
+            monkeypatch.setattr(
+                kernels, name, lambda *a, _real=real, _name=name, **k: used.append(_name) or _real(*a, **k)
+            )
+        for w_shape, forward_cols, backward_cols in (
+            ((8, 3, 3, 3), False, False),  # 27 taps: direct both ways
+            ((8, 3, 7, 7), False, True),  # 147 taps: direct forward, im2col backward
+            ((8, 32, 3, 3), True, True),  # 288 taps: im2col both ways
+        ):
+            x = rng.standard_normal((2, w_shape[1], 8, 8))
+            w, b = rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+            conv_param = {"stride": 1, "pad": (w_shape[2] - 1) // 2}
+            used.clear()
+            out, cache = conv_forward_fast(x, w, b, conv_param)
+            assert ("im2col" in used) == forward_cols, w_shape
+            used.clear()
+            dx, dw, db = conv_backward_fast(rng.standard_normal(out.shape), cache)
+            assert (bool(used)) == backward_cols, w_shape
+            ref_out, _ = conv_reference(x, w, b, 1, conv_param["pad"], np.zeros(out.shape))
+            assert rel_error(out, ref_out) < 1e-9
 
 
 @pytest.mark.parametrize(
