@@ -18,8 +18,13 @@ adjoint of im2col, which sums the column gradients back into image positions.
 Large batches go a chunk of images at a time, so that each chunk's columns are
 still in the CPU caches when the product reads them (``cols`` for a whole batch
 can take hundreds of MB). A network's first layer passes ``"input_grad": False``
-in ``conv_param``: its input is the images, so backward skips ``dx`` (returns None). Max pooling records where each maximum was in one
-pass, and backward routes each upstream gradient there.
+in ``conv_param``: its input is the images, so backward skips ``dx`` (returns None).
+A layer with few taps (C * HH * WW <= 160: a first layer on colour images) skips
+the column matrix altogether when the compiled kernels are in use: its columns
+would hold K copies of the input for a product only K deep, so the copy would cost
+as much as the product. The kernels compute it directly from the image (see
+``conv_forward_direct`` in ``cs231n/im2col_cython.pyx``). Max pooling records where
+each maximum was in one pass, and backward routes each upstream gradient there.
 
 Backends. The copies (im2col, col2im, pooling) run in the compiled extension
 ``cs231n.im2col_cython`` (built by ``pip install``; one thread per kernel unless
@@ -37,7 +42,9 @@ ships its own), the policy can no longer change, and the kernels run on one thre
 Layout note. ``conv_forward_*`` return ``out`` as a transposed view of the product
 (memory order F, N, H_out, W_out): a correct ``(N, F, H_out, W_out)`` array that
 saves a copy; ``np.ascontiguousarray(out)`` gives C order if you need it. In the
-same spirit, ``max_pool_backward_fast`` returns ``dx`` in the memory order of the
+same spirit, a directly computed layer's ``out`` is a view whose rows of W_out values
+lie a few values apart in memory (the kernel computes wider rows), and
+``max_pool_backward_fast`` returns ``dx`` in the memory order of the
 pooling layer's input, so that the gradient reaches the convolution's backward pass
 in the order it computes with.
 """
@@ -439,7 +446,13 @@ _DIRECT_BACKWARD_TAPS = 64
 
 
 def _goes_direct(kernels, taps, limit):
-    return taps <= limit and hasattr(kernels, "conv_forward_direct")
+    """Whether a layer with this many taps is computed directly.
+
+    Only with the compiled kernels, and not when another library's OpenMP runtime
+    spins (``import torch`` first): the direct kernels need every core, and would
+    share them with spinning threads.
+    """
+    return taps <= limit and hasattr(kernels, "conv_forward_direct") and not _SPINNING_RUNTIME
 
 
 def _conv_forward_direct(x, w, b, conv_param):
