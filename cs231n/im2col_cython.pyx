@@ -460,7 +460,9 @@ def col2im(const floating[:, :] cols, Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, 
 # dot product of the upstream gradient (made wide, zero in the junk) with the run
 # off[k], and the phase planes' gradient gets the run off[k] of sum_f w[f, k] d[f, :].
 # The sums run in another order than a BLAS product, so results agree with the
-# im2col path to rounding, not bit for bit.
+# im2col path to rounding, not bit for bit. (Junk positions read image values that a
+# zero gradient then multiplies: an infinite or NaN pixel can spread a NaN into dw
+# where the im2col path would not have one. Finite inputs give exact results.)
 cdef extern from *:
     """
     #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
@@ -471,6 +473,7 @@ cdef extern from *:
     #define CS231N_DFB 4  /* filters per register block */
     #define CS231N_DNV 2  /* vectors of positions per register block */
     #define CS231N_DKB 4  /* taps per register block of the dx kernel */
+    #define CS231N_DLC 256  /* positions per chunk of the dw kernel (a multiple of 16) */
     typedef float cs231n_vf __attribute__((vector_size(32)));
     typedef double cs231n_vd __attribute__((vector_size(32)));
 
@@ -515,42 +518,56 @@ cdef extern from *:
             }                                                                               \
         }                                                                                   \
     }                                                                                       \
-    /* dw[f, k] += sum_l d[f, l] * q[off[k] + l], dw[f, K] += sum_l d[f, l];               \\
-       d: (Fr, Lr) with Fr = nfb * DFB, dw: (Fr, K + 1). */                                 \\
-    CS231N_CLONES                                                                           \\
-    static void cs231n_direct_dw_##S(const T *restrict q, const Py_ssize_t *restrict off,   \\
-                                     Py_ssize_t K, const T *restrict d, Py_ssize_t nfb,     \\
-                                     Py_ssize_t Lr, T *restrict dw) {                       \\
-        enum { V = sizeof(VT) / sizeof(T), LB = CS231N_DNV * V };                           \\
-        for (Py_ssize_t fb = 0; fb < nfb; fb++) {                                           \\
-            const T *db = d + fb * CS231N_DFB * Lr;                                         \\
-            T *dwb = dw + fb * CS231N_DFB * (K + 1);                                        \\
-            for (Py_ssize_t k = 0; k <= K; k++) {                                           \\
-                VT acc[CS231N_DFB][CS231N_DNV];                                             \\
-                for (int f = 0; f < CS231N_DFB; f++)                                        \\
-                    for (int v = 0; v < CS231N_DNV; v++) acc[f][v] = (VT){0};               \\
-                for (Py_ssize_t l0 = 0; l0 < Lr; l0 += LB) {                                \\
-                    VT xv[CS231N_DNV], dv;                                                  \\
-                    for (int v = 0; v < CS231N_DNV; v++) {                                  \\
-                        if (k < K) memcpy(&xv[v], q + off[k] + l0 + v * V, sizeof(VT));     \\
-                        else xv[v] = (VT){0} + 1;  /* the bias: a run of ones */            \\
-                    }                                                                       \\
-                    for (int f = 0; f < CS231N_DFB; f++)                                    \\
-                        for (int v = 0; v < CS231N_DNV; v++) {                              \\
-                            memcpy(&dv, db + f * Lr + l0 + v * V, sizeof(VT));              \\
-                            acc[f][v] += dv * xv[v];                                        \\
-                        }                                                                   \\
-                }                                                                           \\
-                for (int f = 0; f < CS231N_DFB; f++) {                                      \\
-                    VT s = acc[f][0];                                                       \\
-                    for (int v = 1; v < CS231N_DNV; v++) s += acc[f][v];                    \\
-                    T t = 0;                                                                \\
-                    for (int e = 0; e < V; e++) t += s[e];                                  \\
-                    dwb[f * (K + 1) + k] += t;                                              \\
-                }                                                                           \\
-            }                                                                               \\
-        }                                                                                   \\
-    }                                                                                       \\
+    /* dw[f, k] += sum_l d[f, l] * q[off[k] + l], dw[f, K] += sum_l d[f, l];               \
+       d: (Fr, Lr) with Fr = nfb * DFB, dw: (Fr, K + 1). The positions go a chunk of        \
+       CS231N_DLC at a time, so that a block of d stays in the L1 cache for every tap;     \
+       the chunks' sums add up as vectors in dwv (Fr * (K + 1) vectors of scratch), and   \
+       each is summed across its lanes once, at the end. */                              \
+    CS231N_CLONES                                                                           \
+    static void cs231n_direct_dw_##S(const T *restrict q, const Py_ssize_t *restrict off,   \
+                                     Py_ssize_t K, const T *restrict d, Py_ssize_t nfb,     \
+                                     Py_ssize_t Lr, T *restrict dw, void *scratch) {        \
+        enum { V = sizeof(VT) / sizeof(T), LB = CS231N_DNV * V };                           \
+        VT *restrict dwv = (VT *)scratch;  /* 32-byte aligned */                            \
+        for (Py_ssize_t i = 0; i < nfb * CS231N_DFB * (K + 1); i++) dwv[i] = (VT){0};       \
+        for (Py_ssize_t c0 = 0; c0 < Lr; c0 += CS231N_DLC) {                                \
+            Py_ssize_t c1 = Lr - c0 < CS231N_DLC ? Lr : c0 + CS231N_DLC;                    \
+            for (Py_ssize_t fb = 0; fb < nfb; fb++) {                                       \
+                const T *db = d + fb * CS231N_DFB * Lr;                                     \
+                VT *dwb = dwv + fb * CS231N_DFB * (K + 1);                                  \
+                /* Two taps at a time (the bias, tap K, is a run of ones): each vector   \
+                   of d read serves both. */                                                \
+                for (Py_ssize_t k = 0; k <= K; k += 2) {                                    \
+                    const int two = k + 1 <= K;  /* slot k + 1 exists (K is the bias) */    \
+                    const T *x0 = q + (k < K ? off[k] : 0);                                 \
+                    const T *x1 = q + (k + 1 < K ? off[k + 1] : 0);                         \
+                    VT acc[CS231N_DFB][2];                                                  \
+                    for (int f = 0; f < CS231N_DFB; f++) acc[f][0] = acc[f][1] = (VT){0};  \
+                    for (Py_ssize_t l0 = c0; l0 < c1; l0 += V) {                            \
+                        VT a, b, dv;                                                        \
+                        if (k < K) memcpy(&a, x0 + l0, sizeof(VT));                         \
+                        else a = (VT){0} + 1;                                               \
+                        if (k + 1 < K) memcpy(&b, x1 + l0, sizeof(VT));                     \
+                        else b = (VT){0} + 1;                                               \
+                        for (int f = 0; f < CS231N_DFB; f++) {                              \
+                            memcpy(&dv, db + f * Lr + l0, sizeof(VT));                      \
+                            acc[f][0] += dv * a;                                            \
+                            acc[f][1] += dv * b;                                            \
+                        }                                                                   \
+                    }                                                                       \
+                    for (int f = 0; f < CS231N_DFB; f++) {                                  \
+                        dwb[f * (K + 1) + k] += acc[f][0];                                  \
+                        if (two) dwb[f * (K + 1) + k + 1] += acc[f][1];                     \
+                    }                                                                       \
+                }                                                                           \
+            }                                                                               \
+        }                                                                                   \
+        for (Py_ssize_t i = 0; i < nfb * CS231N_DFB * (K + 1); i++) {                       \
+            T t = 0;                                                                        \
+            for (int e = 0; e < V; e++) t += dwv[i][e];                                     \
+            dw[i] += t;                                                                     \
+        }                                                                                   \
+    }                                                                                       \
     /* dq[off[k] + l] += sum_f wt[f, k] * d[f, l] for k < K; wt: (Fr, Kr), Kr a multiple   \\
        of DKB, zero beyond K. */                                                            \\
     CS231N_CLONES                                                                           \\
@@ -607,9 +624,9 @@ cdef extern from *:
     void cs231n_direct_fwd_d(const double*, const Py_ssize_t*, Py_ssize_t, const double*,
                              Py_ssize_t, Py_ssize_t, double*, Py_ssize_t) nogil
     void cs231n_direct_dw_f(const float*, const Py_ssize_t*, Py_ssize_t, const float*,
-                            Py_ssize_t, Py_ssize_t, float*) nogil
+                            Py_ssize_t, Py_ssize_t, float*, void*) nogil
     void cs231n_direct_dw_d(const double*, const Py_ssize_t*, Py_ssize_t, const double*,
-                            Py_ssize_t, Py_ssize_t, double*) nogil
+                            Py_ssize_t, Py_ssize_t, double*, void*) nogil
     void cs231n_direct_dx_f(float*, const Py_ssize_t*, Py_ssize_t, Py_ssize_t, const float*,
                             Py_ssize_t, const float*, Py_ssize_t) nogil
     void cs231n_direct_dx_d(double*, const Py_ssize_t*, Py_ssize_t, Py_ssize_t, const double*,
@@ -762,11 +779,15 @@ def conv_backward_direct(const floating[:, :, :, :] x, const floating[:, :, :, :
         raise ValueError(f"conv_backward_direct: dout has shape {got}, "
                          f"expected {(N, F, d.Ho, d.Wo)}.")
     cdef Py_ssize_t nfb = _ceil_div(F, DFB), Fr = nfb * DFB
-    cdef Py_ssize_t Kr = _ceil_div(K, DKB) * DKB
-    wtpad = np.zeros((Fr, Kr), dtype=dtype)
-    wtpad[:F, :K] = w_aug[:, :K]
-    cdef floating[:, ::1] wt = wtpad
     cdef Py_ssize_t[::1] off = _direct_offsets(d)
+    # For dx, the taps in (j, c, i) order, i fastest: one after the other, they read and
+    # write dq a row (or a channel) apart rather than one value apart.
+    order = np.arange(K).reshape(C, HH, WW).transpose(2, 0, 1).reshape(-1)
+    cdef Py_ssize_t[::1] off_dx = np.ascontiguousarray(np.asarray(off)[order])
+    cdef Py_ssize_t Kr = _ceil_div(K, DKB) * DKB
+    wtpad = np.zeros((Fr, Kr), dtype=dtype)  # the weights of the taps in that order
+    wtpad[:F, :K] = w_aug[:, order]
+    cdef floating[:, ::1] wt = wtpad
     cdef int nt = _compute_threads(N)
     # Each image's share of dw, summed at the end in a fixed order: the same result
     # however the images were shared among threads.
@@ -783,6 +804,11 @@ def conv_backward_direct(const floating[:, :, :, :] x, const floating[:, :, :, :
     cdef floating[:, ::1] qs = np.zeros((nt, d.qsize), dtype=dtype)
     cdef floating[:, ::1] dqs = np.zeros((nt, d.qsize if input_grad else 1), dtype=dtype)
     cdef floating[:, ::1] ds = np.zeros((nt, Fr * d.Lr), dtype=dtype)  # junk stays zero
+    # The dw kernel's vector sums: Fr * (K + 1) vectors of 32 bytes, aligned to 32 bytes.
+    cdef Py_ssize_t vlen = Fr * (K + 1) * (32 // sizeof(floating))
+    dwv_raw = np.empty((nt, vlen + 32 // sizeof(floating)), dtype=dtype)
+    cdef Py_ssize_t skip = (-dwv_raw.ctypes.data % 32) // sizeof(floating)
+    cdef floating[:, ::1] dwvs = dwv_raw  # each row from column skip on
     cdef Py_ssize_t sN = x.strides[0] // sizeof(floating), sC = x.strides[1] // sizeof(floating)
     cdef Py_ssize_t sH = x.strides[2] // sizeof(floating), sW = x.strides[3] // sizeof(floating)
     cdef Py_ssize_t tN = dout.strides[0] // sizeof(floating), tF = dout.strides[1] // sizeof(floating)
@@ -813,16 +839,18 @@ def conv_backward_direct(const floating[:, :, :, :] x, const floating[:, :, :, :
             for c in range(C):
                 _split_phases(xp + n * sN + c * sC, sH, sW, H, W, pad, d.g, q + c * d.plane)
             if floating is float:
-                cs231n_direct_dw_f(q, &off[0], K, dd, nfb, d.Lr, &dwp[n, 0, 0])
+                cs231n_direct_dw_f(q, &off[0], K, dd, nfb, d.Lr, &dwp[n, 0, 0],
+                                   &dwvs[threadid(), skip])
             else:
-                cs231n_direct_dw_d(q, &off[0], K, dd, nfb, d.Lr, &dwp[n, 0, 0])
+                cs231n_direct_dw_d(q, &off[0], K, dd, nfb, d.Lr, &dwp[n, 0, 0],
+                                   &dwvs[threadid(), skip])
             if dxp != NULL:
                 dq = &dqs[threadid(), 0]
                 memset(dq, 0, d.qsize * sizeof(floating))
                 if floating is float:
-                    cs231n_direct_dx_f(dq, &off[0], K, Kr, &wt[0, 0], Fr, dd, d.Lr)
+                    cs231n_direct_dx_f(dq, &off_dx[0], K, Kr, &wt[0, 0], Fr, dd, d.Lr)
                 else:
-                    cs231n_direct_dx_d(dq, &off[0], K, Kr, &wt[0, 0], Fr, dd, d.Lr)
+                    cs231n_direct_dx_d(dq, &off_dx[0], K, Kr, &wt[0, 0], Fr, dd, d.Lr)
                 for c in range(C):
                     _merge_phases(dq + c * d.plane, d.g, H, W, pad, dxp + (n * C + c) * H * W)
     return dx_arr, dws.sum(axis=0)[:F]

@@ -18,7 +18,7 @@ operands cached by the forward pass (same shapes, dtypes and memory layouts):
 ``dout`` is a fresh C-ordered array (the worst case: the backward pass reorders it).
 Target: fast / GEMMs <= 1.3, forward and backward each.
 
-A layer with few taps (K <= 160 forward, K <= 64 backward) makes no column matrix and
+A layer with few taps (K <= 160) makes no column matrix and
 performs no GEMM: the compiled kernels compute it directly. Its reference stays the
 GEMMs above, the products the im2col route would perform: the floor the direct
 kernels replace.
