@@ -473,7 +473,7 @@ cdef extern from *:
     #define CS231N_DFB 4  /* filters per register block */
     #define CS231N_DNV 2  /* vectors of positions per register block */
     #define CS231N_DKB 4  /* taps per register block of the dx kernel */
-    #define CS231N_DLC 256  /* positions per chunk of the dw kernel (a multiple of 16) */
+    #define CS231N_DW_L1 32768  /* bytes: a block of d larger than this goes in chunks */
     typedef float cs231n_vf __attribute__((vector_size(32)));
     typedef double cs231n_vd __attribute__((vector_size(32)));
 
@@ -519,53 +519,47 @@ cdef extern from *:
         }                                                                                   \
     }                                                                                       \
     /* dw[f, k] += sum_l d[f, l] * q[off[k] + l], dw[f, K] += sum_l d[f, l];               \
-       d: (Fr, Lr) with Fr = nfb * DFB, dw: (Fr, K + 1). The positions go a chunk of        \
-       CS231N_DLC at a time, so that a block of d stays in the L1 cache for every tap;     \
-       the chunks' sums add up as vectors in dwv (Fr * (K + 1) vectors of scratch), and   \
-       each is summed across its lanes once, at the end. */                              \
+       d: (Fr, Lr) with Fr = nfb * DFB, dw: (Fr, K + 1). When DFB rows of d are larger than \
+       the L1 cache, the positions go a chunk at a time, so that a block of d stays there  \
+       for all the taps. */                                                                \
     CS231N_CLONES                                                                           \
     static void cs231n_direct_dw_##S(const T *restrict q, const Py_ssize_t *restrict off,   \
                                      Py_ssize_t K, const T *restrict d, Py_ssize_t nfb,     \
-                                     Py_ssize_t Lr, T *restrict dw, void *scratch) {        \
+                                     Py_ssize_t Lr, T *restrict dw) {                       \
         enum { V = sizeof(VT) / sizeof(T), LB = CS231N_DNV * V };                           \
-        VT *restrict dwv = (VT *)scratch;  /* 32-byte aligned */                            \
-        for (Py_ssize_t i = 0; i < nfb * CS231N_DFB * (K + 1); i++) dwv[i] = (VT){0};       \
-        for (Py_ssize_t c0 = 0; c0 < Lr; c0 += CS231N_DLC) {                                \
-            Py_ssize_t c1 = Lr - c0 < CS231N_DLC ? Lr : c0 + CS231N_DLC;                    \
+        /* Equal chunks of whole register blocks, each small enough for the L1 cache. */  \
+        Py_ssize_t chunks = (CS231N_DFB * Lr * sizeof(T) + CS231N_DW_L1 - 1) / CS231N_DW_L1; \
+        Py_ssize_t lc = ((Lr + chunks - 1) / chunks + LB - 1) / LB * LB;                     \
+        for (Py_ssize_t c0 = 0; c0 < Lr; c0 += lc) {                                        \
+            Py_ssize_t c1 = Lr - c0 < lc ? Lr : c0 + lc;                                    \
             for (Py_ssize_t fb = 0; fb < nfb; fb++) {                                       \
                 const T *db = d + fb * CS231N_DFB * Lr;                                     \
-                VT *dwb = dwv + fb * CS231N_DFB * (K + 1);                                  \
-                /* Two taps at a time (the bias, tap K, is a run of ones): each vector   \
-                   of d read serves both. */                                                \
-                for (Py_ssize_t k = 0; k <= K; k += 2) {                                    \
-                    const int two = k + 1 <= K;  /* slot k + 1 exists (K is the bias) */    \
-                    const T *x0 = q + (k < K ? off[k] : 0);                                 \
-                    const T *x1 = q + (k + 1 < K ? off[k + 1] : 0);                         \
-                    VT acc[CS231N_DFB][2];                                                  \
-                    for (int f = 0; f < CS231N_DFB; f++) acc[f][0] = acc[f][1] = (VT){0};  \
-                    for (Py_ssize_t l0 = c0; l0 < c1; l0 += V) {                            \
-                        VT a, b, dv;                                                        \
-                        if (k < K) memcpy(&a, x0 + l0, sizeof(VT));                         \
-                        else a = (VT){0} + 1;                                               \
-                        if (k + 1 < K) memcpy(&b, x1 + l0, sizeof(VT));                     \
-                        else b = (VT){0} + 1;                                               \
-                        for (int f = 0; f < CS231N_DFB; f++) {                              \
-                            memcpy(&dv, db + f * Lr + l0, sizeof(VT));                      \
-                            acc[f][0] += dv * a;                                            \
-                            acc[f][1] += dv * b;                                            \
+                T *dwb = dw + fb * CS231N_DFB * (K + 1);                                    \
+                for (Py_ssize_t k = 0; k <= K; k++) {                                       \
+                    VT acc[CS231N_DFB][CS231N_DNV];                                         \
+                    for (int f = 0; f < CS231N_DFB; f++)                                    \
+                        for (int v = 0; v < CS231N_DNV; v++) acc[f][v] = (VT){0};           \
+                    for (Py_ssize_t l0 = c0; l0 < c1; l0 += LB) {                           \
+                        VT xv[CS231N_DNV], dv;                                              \
+                        for (int v = 0; v < CS231N_DNV; v++) {                              \
+                            if (k < K) memcpy(&xv[v], q + off[k] + l0 + v * V, sizeof(VT)); \
+                            else xv[v] = (VT){0} + 1;  /* the bias: a run of ones */        \
                         }                                                                   \
+                        for (int f = 0; f < CS231N_DFB; f++)                                \
+                            for (int v = 0; v < CS231N_DNV; v++) {                          \
+                                memcpy(&dv, db + f * Lr + l0 + v * V, sizeof(VT));          \
+                                acc[f][v] += dv * xv[v];                                    \
+                            }                                                               \
                     }                                                                       \
                     for (int f = 0; f < CS231N_DFB; f++) {                                  \
-                        dwb[f * (K + 1) + k] += acc[f][0];                                  \
-                        if (two) dwb[f * (K + 1) + k + 1] += acc[f][1];                     \
+                        VT s = acc[f][0];                                                   \
+                        for (int v = 1; v < CS231N_DNV; v++) s += acc[f][v];                \
+                        T t = 0;                                                            \
+                        for (int e = 0; e < V; e++) t += s[e];                              \
+                        dwb[f * (K + 1) + k] += t;                                          \
                     }                                                                       \
                 }                                                                           \
             }                                                                               \
-        }                                                                                   \
-        for (Py_ssize_t i = 0; i < nfb * CS231N_DFB * (K + 1); i++) {                       \
-            T t = 0;                                                                        \
-            for (int e = 0; e < V; e++) t += dwv[i][e];                                     \
-            dw[i] += t;                                                                     \
         }                                                                                   \
     }                                                                                       \
     /* dq[off[k] + l] += sum_f wt[f, k] * d[f, l] for k < K; wt: (Fr, Kr), Kr a multiple   \\
@@ -624,9 +618,9 @@ cdef extern from *:
     void cs231n_direct_fwd_d(const double*, const Py_ssize_t*, Py_ssize_t, const double*,
                              Py_ssize_t, Py_ssize_t, double*, Py_ssize_t) nogil
     void cs231n_direct_dw_f(const float*, const Py_ssize_t*, Py_ssize_t, const float*,
-                            Py_ssize_t, Py_ssize_t, float*, void*) nogil
+                            Py_ssize_t, Py_ssize_t, float*) nogil
     void cs231n_direct_dw_d(const double*, const Py_ssize_t*, Py_ssize_t, const double*,
-                            Py_ssize_t, Py_ssize_t, double*, void*) nogil
+                            Py_ssize_t, Py_ssize_t, double*) nogil
     void cs231n_direct_dx_f(float*, const Py_ssize_t*, Py_ssize_t, Py_ssize_t, const float*,
                             Py_ssize_t, const float*, Py_ssize_t) nogil
     void cs231n_direct_dx_d(double*, const Py_ssize_t*, Py_ssize_t, Py_ssize_t, const double*,
@@ -641,6 +635,10 @@ cdef extern from *:
 # Unlike the copies, these kernels are arithmetic: they take the place of a matrix
 # product that numpy's BLAS would run on every core.
 cdef int _compute_cap = 0
+
+# Images per block in the direct backward pass (one thread per block, which adds up
+# its images' shares of dw as vectors).
+cdef Py_ssize_t _DW_BLOCK = 8
 
 
 def set_compute_threads(int n):
@@ -680,6 +678,15 @@ cdef _Direct _direct_of(Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t HH,
     # plane's start and reads Lr values; the planes are at least that tall.
     d.qsize = C * d.plane + (d.Lr - d.L) + d.g.Wq
     return d
+
+
+def _aligned_zeros(shape, dtype, align=64):
+    """A C-ordered array of zeros whose first element is aligned to ``align`` bytes."""
+    itemsize = np.dtype(dtype).itemsize
+    size = int(np.prod(shape))
+    raw = np.zeros(size + align // itemsize, dtype=dtype)
+    skip = (-raw.ctypes.data % align) // itemsize
+    return raw[skip : skip + size].reshape(shape)
 
 
 def _direct_offsets(_Direct d):
@@ -788,14 +795,16 @@ def conv_backward_direct(const floating[:, :, :, :] x, const floating[:, :, :, :
     wtpad = np.zeros((Fr, Kr), dtype=dtype)  # the weights of the taps in that order
     wtpad[:F, :K] = w_aug[:, order]
     cdef floating[:, ::1] wt = wtpad
-    cdef int nt = _compute_threads(N)
-    # Each image's share of dw, summed at the end in a fixed order: the same result
-    # however the images were shared among threads.
-    dws = np.zeros((N, Fr, K + 1), dtype=dtype)
+    # The images go in fixed blocks of _DW_BLOCK, one thread per block; each block's
+    # vector sums for dw are added up at the end in a fixed order: the same dw however
+    # the blocks were shared among threads.
+    cdef Py_ssize_t nblk = _ceil_div(N, _DW_BLOCK), vlen = Fr * (K + 1)
+    cdef int nt = _compute_threads(nblk)
+    sums = np.zeros(nblk * vlen, dtype=dtype)
     dx_arr = np.empty((N, C, H, W), dtype=dtype) if input_grad else None
     if N == 0 or F == 0:
-        return dx_arr, dws.sum(axis=0)[:F]
-    cdef floating[:, :, ::1] dwp = dws
+        return dx_arr, np.zeros((F, K + 1), dtype=dtype)
+    cdef floating[::1] sp = sums
     cdef floating* dxp = NULL
     cdef floating[:, :, :, ::1] dxv
     if input_grad and dx_arr.size:
@@ -803,57 +812,55 @@ def conv_backward_direct(const floating[:, :, :, :] x, const floating[:, :, :, :
         dxp = &dxv[0, 0, 0, 0]
     cdef floating[:, ::1] qs = np.zeros((nt, d.qsize), dtype=dtype)
     cdef floating[:, ::1] dqs = np.zeros((nt, d.qsize if input_grad else 1), dtype=dtype)
-    cdef floating[:, ::1] ds = np.zeros((nt, Fr * d.Lr), dtype=dtype)  # junk stays zero
-    # The dw kernel's vector sums: Fr * (K + 1) vectors of 32 bytes, aligned to 32 bytes.
-    cdef Py_ssize_t vlen = Fr * (K + 1) * (32 // sizeof(floating))
-    dwv_raw = np.empty((nt, vlen + 32 // sizeof(floating)), dtype=dtype)
-    cdef Py_ssize_t skip = (-dwv_raw.ctypes.data % 32) // sizeof(floating)
-    cdef floating[:, ::1] dwvs = dwv_raw  # each row from column skip on
+    # The wide upstream gradient, junk staying zero; its rows (whole register blocks)
+    # aligned to 64 bytes: loads of d that straddled cache lines made the dw kernel
+    # 1.5x slower, depending on where the allocator happened to put it.
+    cdef floating[:, ::1] ds = _aligned_zeros((nt, Fr * d.Lr), dtype)
     cdef Py_ssize_t sN = x.strides[0] // sizeof(floating), sC = x.strides[1] // sizeof(floating)
     cdef Py_ssize_t sH = x.strides[2] // sizeof(floating), sW = x.strides[3] // sizeof(floating)
     cdef Py_ssize_t tN = dout.strides[0] // sizeof(floating), tF = dout.strides[1] // sizeof(floating)
     cdef Py_ssize_t tH = dout.strides[2] // sizeof(floating), tW = dout.strides[3] // sizeof(floating)
     cdef const floating* xp = &x[0, 0, 0, 0]
     cdef const floating* gp = &dout[0, 0, 0, 0]
-    cdef Py_ssize_t n, c, f, ho, wo
+    cdef Py_ssize_t blk, n, c, f, ho, wo
     cdef floating* q
     cdef floating* dq
     cdef floating* dd
     cdef const floating* src
     with nogil:
-        for n in prange(N, schedule="dynamic", num_threads=nt):
-            q = &qs[threadid(), 0]
-            dd = &ds[threadid(), 0]
-            # This image's upstream gradient, wide: row f, position ho * Wq + wo.
-            for f in range(F):
-                src = gp + n * tN + f * tF
-                if tW == 1:
-                    if floating is float:
-                        cs231n_strided_copy_f(dd + f * d.Lr, d.g.Wq, src, tH, d.Ho, d.Wo)
+        for blk in prange(nblk, schedule="dynamic", num_threads=nt):
+            for n in range(blk * _DW_BLOCK, min(N, (blk + 1) * _DW_BLOCK)):
+                q = &qs[threadid(), 0]
+                dd = &ds[threadid(), 0]
+                # This image's upstream gradient, wide: row f, position ho * Wq + wo.
+                for f in range(F):
+                    src = gp + n * tN + f * tF
+                    if tW == 1:
+                        if floating is float:
+                            cs231n_strided_copy_f(dd + f * d.Lr, d.g.Wq, src, tH, d.Ho, d.Wo)
+                        else:
+                            cs231n_strided_copy_d(dd + f * d.Lr, d.g.Wq, src, tH, d.Ho, d.Wo)
                     else:
-                        cs231n_strided_copy_d(dd + f * d.Lr, d.g.Wq, src, tH, d.Ho, d.Wo)
-                else:
-                    for ho in range(d.Ho):
-                        for wo in range(d.Wo):
-                            dd[f * d.Lr + ho * d.g.Wq + wo] = src[ho * tH + wo * tW]
-            for c in range(C):
-                _split_phases(xp + n * sN + c * sC, sH, sW, H, W, pad, d.g, q + c * d.plane)
-            if floating is float:
-                cs231n_direct_dw_f(q, &off[0], K, dd, nfb, d.Lr, &dwp[n, 0, 0],
-                                   &dwvs[threadid(), skip])
-            else:
-                cs231n_direct_dw_d(q, &off[0], K, dd, nfb, d.Lr, &dwp[n, 0, 0],
-                                   &dwvs[threadid(), skip])
-            if dxp != NULL:
-                dq = &dqs[threadid(), 0]
-                memset(dq, 0, d.qsize * sizeof(floating))
-                if floating is float:
-                    cs231n_direct_dx_f(dq, &off_dx[0], K, Kr, &wt[0, 0], Fr, dd, d.Lr)
-                else:
-                    cs231n_direct_dx_d(dq, &off_dx[0], K, Kr, &wt[0, 0], Fr, dd, d.Lr)
+                        for ho in range(d.Ho):
+                            for wo in range(d.Wo):
+                                dd[f * d.Lr + ho * d.g.Wq + wo] = src[ho * tH + wo * tW]
                 for c in range(C):
-                    _merge_phases(dq + c * d.plane, d.g, H, W, pad, dxp + (n * C + c) * H * W)
-    return dx_arr, dws.sum(axis=0)[:F]
+                    _split_phases(xp + n * sN + c * sC, sH, sW, H, W, pad, d.g, q + c * d.plane)
+                if floating is float:
+                    cs231n_direct_dw_f(q, &off[0], K, dd, nfb, d.Lr, &sp[blk * vlen])
+                else:
+                    cs231n_direct_dw_d(q, &off[0], K, dd, nfb, d.Lr, &sp[blk * vlen])
+                if dxp != NULL:
+                    dq = &dqs[threadid(), 0]
+                    memset(dq, 0, d.qsize * sizeof(floating))
+                    if floating is float:
+                        cs231n_direct_dx_f(dq, &off_dx[0], K, Kr, &wt[0, 0], Fr, dd, d.Lr)
+                    else:
+                        cs231n_direct_dx_d(dq, &off_dx[0], K, Kr, &wt[0, 0], Fr, dd, d.Lr)
+                    for c in range(C):
+                        _merge_phases(dq + c * d.plane, d.g, H, W, pad, dxp + (n * C + c) * H * W)
+    dw_aug = sums.reshape(nblk, Fr, K + 1).sum(axis=0)
+    return dx_arr, dw_aug[:F]
 
 
 # ---------------------------------------------------------------------------- max pooling
