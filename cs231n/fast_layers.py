@@ -19,11 +19,12 @@ Large batches go a chunk of images at a time, so that each chunk's columns are
 still in the CPU caches when the product reads them (``cols`` for a whole batch
 can take hundreds of MB). A network's first layer passes ``"input_grad": False``
 in ``conv_param``: its input is the images, so backward skips ``dx`` (returns None).
-A layer with few taps (C * HH * WW <= 160: a first layer on colour images) skips
-the column matrix altogether when the compiled kernels are in use: its columns
-would hold K copies of the input for a product only K deep, so the copy would cost
-as much as the product. The kernels compute it directly from the image (see
-``conv_forward_direct`` in ``cs231n/im2col_cython.pyx``). Max pooling records where
+A layer with few taps (C * HH * WW <= 160: a first layer on colour images) can skip
+the column matrix altogether: its columns would hold K copies of the input for a
+product only K deep, so the copy would cost as much as the product. The compiled
+kernels compute it directly from the image (see ``conv_forward_direct`` in
+``cs231n/im2col_cython.pyx``) when numpy's BLAS runs on one thread, as in
+``cs231n notebooks`` and the test suite (see ``_DIRECT_TAPS`` for why only then). Max pooling records where
 each maximum was in one pass, and backward routes each upstream gradient there.
 
 Backends. The copies (im2col, col2im, pooling) run in the compiled extension
@@ -435,24 +436,48 @@ def conv_backward_strides(dout, cache):
 
 
 # Layers with at most this many taps (C * HH * WW: a first layer on 3 colour
-# channels, filters up to 7x7) are computed directly by the compiled kernels,
-# without a column matrix: im2col would write K copies of the input for a product
-# only K deep, and cost as much as the product. Measured on one core (CPU time, to
-# the im2col route's matrix products): a 3x3 stride-2 layer on 3 channels, forward
-# 1.5-1.6x by im2col, 0.8-0.9x directly; backward 1.3-1.4x and 1.0-1.1x; a 7x7 layer
-# on 3 channels, backward 1.2-1.25x and 0.8-1.0x. A 3x3 layer on 64 channels
-# (576 taps) is as fast either way forward, and 1.5x slower directly backward.
+# channels, filters up to 7x7) can be computed directly by the compiled kernels,
+# without a column matrix: im2col writes K copies of the input for a product only K
+# deep, and costs as much as the product. Core for core the direct kernels are
+# faster (CPU time on one core, to the im2col route's matrix products: a 3x3 stride-2
+# layer on 3 channels, forward 0.74-0.84x against 1.4-1.5x by im2col, backward
+# 0.82-0.97x against 1.3x; a 7x7 layer, 0.70-1.0x against 0.93-1.1x).
+#
+# But they are used only when numpy's BLAS runs on one thread. A multi-threaded
+# OpenBLAS keeps its idle workers busy-waiting, without yielding, for a while after
+# every product, so in a training step (products every few milliseconds) a second
+# thread of ours finds no free core and the direct kernels run at one core's speed,
+# slower than im2col plus a product on BLAS's own, already running threads (measured:
+# ThreeLayerConvNet's step, median 18.4-19.9 ms against 17.6-17.7 ms). With BLAS on
+# one thread (the notebook runner and the test suite set OPENBLAS_NUM_THREADS=1;
+# anyone can), the same step took 13.5-14.6 ms against 26.7-28.1 ms.
 _DIRECT_TAPS = 160
 
 
-def _goes_direct(kernels, taps):
-    """Whether a layer with this many taps is computed directly.
+def _blas_on_one_thread():
+    """Whether numpy's BLAS was told to use one thread, as OpenBLAS reads it when it loads."""
+    for var in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(var, "").strip()
+        if value:
+            return value == "1"
+    return os.cpu_count() == 1
 
-    Only with the compiled kernels, and not when another library's OpenMP runtime
-    spins (``import torch`` first): the direct kernels need every core, and would
-    share them with spinning threads.
+
+_BLAS_ON_ONE_THREAD = _blas_on_one_thread()
+
+
+def _goes_direct(kernels, taps):
+    """Whether a layer with this many taps is computed directly (see above).
+
+    Only with the compiled kernels, when numpy's BLAS runs on one thread, and not when
+    another library's OpenMP runtime spins (``import torch`` first).
     """
-    return taps <= _DIRECT_TAPS and hasattr(kernels, "conv_forward_direct") and not _SPINNING_RUNTIME
+    return (
+        taps <= _DIRECT_TAPS
+        and _BLAS_ON_ONE_THREAD
+        and hasattr(kernels, "conv_forward_direct")
+        and not _SPINNING_RUNTIME
+    )
 
 
 def _conv_forward_direct(x, w, b, conv_param):
@@ -498,7 +523,8 @@ def conv_forward_fast(x, w, b, conv_param):
 
     Same arguments and results as ``conv_forward_naive``; see the module docstring.
     A layer with few taps (C * HH * WW <= 160, a network's first layer) is computed
-    directly, without the column matrix, when the compiled kernels are in use.
+    directly, without the column matrix, when the compiled kernels are in use and
+    numpy's BLAS runs on one thread (``OPENBLAS_NUM_THREADS=1``).
     """
     check_ndim("conv_forward_fast", "w", w, 4)
     taps = w.shape[1] * w.shape[2] * w.shape[3]

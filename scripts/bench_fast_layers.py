@@ -18,10 +18,12 @@ operands cached by the forward pass (same shapes, dtypes and memory layouts):
 ``dout`` is a fresh C-ordered array (the worst case: the backward pass reorders it).
 Target: fast / GEMMs <= 1.3, forward and backward each.
 
-A layer with few taps (K <= 160) makes no column matrix and
-performs no GEMM: the compiled kernels compute it directly. Its reference stays the
-GEMMs above, the products the im2col route would perform: the floor the direct
-kernels replace.
+A layer with few taps (K <= 160) makes no column matrix and performs no GEMM when
+numpy's BLAS runs on one thread (``OPENBLAS_NUM_THREADS=1``, as in the single-threaded
+run below): the compiled kernels compute it directly. Its reference stays the GEMMs
+above, the products the im2col route would perform: the floor the direct kernels
+replace. With a multi-threaded BLAS the layers take the im2col route (see
+``_DIRECT_TAPS`` in ``cs231n/fast_layers.py``).
 
 Max pooling, 2x2 stride 2: the floor is reading x once; the reference is one copy
 of x (``x.copy()``). Target: fast / copy <= 4, forward and backward each.

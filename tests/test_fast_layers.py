@@ -344,8 +344,11 @@ def test_direct_conv_matches_the_reference(rng, dtype, x_shape, w_shape, stride,
 
 
 @pytest.mark.skipif(not HAVE_CYTHON, reason="extension not built")
-def test_fast_conv_goes_direct_for_few_taps_only(rng, monkeypatch):
-    """A first layer (3 channels, 3x3 or 7x7) never makes a column matrix; a deeper one does."""
+@pytest.mark.parametrize("blas_threads", [1, 2])
+def test_fast_conv_goes_direct_for_few_taps_only(rng, monkeypatch, blas_threads):
+    """With BLAS on one thread, a first layer (3 channels, 3x3 or 7x7) makes no column
+    matrix and a deeper one does; with BLAS on more threads, every layer does."""
+    monkeypatch.setattr(fast_layers, "_BLAS_ON_ONE_THREAD", blas_threads == 1)
     used = []
     with use_backend("cython"):
         kernels = fast_layers._kernels
@@ -364,12 +367,29 @@ def test_fast_conv_goes_direct_for_few_taps_only(rng, monkeypatch):
             conv_param = {"stride": 1, "pad": (w_shape[2] - 1) // 2}
             used.clear()
             out, cache = conv_forward_fast(x, w, b, conv_param)
-            assert ("im2col" in used) == forward_cols, w_shape
+            assert ("im2col" in used) == (forward_cols or blas_threads > 1), w_shape
             used.clear()
             dx, dw, db = conv_backward_fast(rng.standard_normal(out.shape), cache)
-            assert (bool(used)) == backward_cols, w_shape
+            assert bool(used) == (backward_cols or blas_threads > 1), w_shape
             ref_out, _ = conv_reference(x, w, b, 1, conv_param["pad"], np.zeros(out.shape))
             assert rel_error(out, ref_out) < 1e-9
+
+
+@pytest.mark.parametrize(
+    "env, one",
+    [
+        ({"OPENBLAS_NUM_THREADS": "1"}, True),
+        ({"OPENBLAS_NUM_THREADS": "4", "OMP_NUM_THREADS": "1"}, False),  # OpenBLAS's own first
+        ({"OMP_NUM_THREADS": "1"}, True),
+        ({"OMP_NUM_THREADS": "2"}, False),
+    ],
+)
+def test_blas_threads_are_read_as_openblas_reads_them(monkeypatch, env, one):
+    for var in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    assert fast_layers._blas_on_one_thread() is one
 
 
 @pytest.mark.parametrize(
