@@ -53,4 +53,6 @@ def test_a_training_step_reuses_the_pages_of_the_last():
     assert tuned["faults"] < 200, tuned
     untuned = run(CS231N_MALLOC_TUNING="0")
     assert not untuned["tuned"]
-    assert untuned["faults"] > 2000, untuned  # the cost the tuning removes (~6,000)
+    # The cost the tuning removes: ~6,000 faults a step when the first layer makes a
+    # column matrix, ~1,700 when it is computed directly (BLAS on one thread).
+    assert untuned["faults"] > max(1000, 5 * tuned["faults"]), (tuned, untuned)
