@@ -478,90 +478,90 @@ cdef extern from *:
     typedef double cs231n_vd __attribute__((vector_size(32)));
 
     #define CS231N_DIRECT(T, VT, S)                                                        \\
-    /* o[f * ldo + l] = wp[bias] + sum_k wp[k] * q[off[k] + l] for f < F, l < L;             \
-       wp: the filters packed (ceil(F / DFB), K + 1, DFB), zero past F. */                  \
-    CS231N_CLONES                                                                           \
-    static void cs231n_direct_fwd_##S(const T *restrict q, const Py_ssize_t *restrict off,  \
-                                      Py_ssize_t K, const T *restrict wp, Py_ssize_t F,     \
-                                      Py_ssize_t L, T *restrict o, Py_ssize_t ldo) {        \
-        enum { V = sizeof(VT) / sizeof(T), LB = CS231N_DNV * V };                           \
-        for (Py_ssize_t f0 = 0; f0 < F; f0 += CS231N_DFB, wp += (K + 1) * CS231N_DFB) {     \
-            int nf = F - f0 < CS231N_DFB ? (int)(F - f0) : CS231N_DFB;                      \
-            for (Py_ssize_t l0 = 0; l0 < L; l0 += LB) {                                     \
-                VT acc[CS231N_DFB][CS231N_DNV];                                             \
-                for (int f = 0; f < CS231N_DFB; f++)                                        \
-                    for (int v = 0; v < CS231N_DNV; v++)                                    \
-                        acc[f][v] = (VT){0} + wp[K * CS231N_DFB + f];                       \
-                for (Py_ssize_t k = 0; k < K; k++) {                                        \
-                    const T *src = q + off[k] + l0;                                         \
-                    const T *wk = wp + k * CS231N_DFB;                                      \
-                    VT xv[CS231N_DNV];                                                      \
-                    for (int v = 0; v < CS231N_DNV; v++)                                    \
-                        memcpy(&xv[v], src + v * V, sizeof(VT));                            \
-                    for (int f = 0; f < CS231N_DFB; f++)                                    \
-                        for (int v = 0; v < CS231N_DNV; v++)                                \
-                            acc[f][v] += wk[f] * xv[v];                                     \
-                }                                                                           \
-                /* Straight to the output; the last block of a row only up to L. */         \
-                for (int f = 0; f < nf; f++) {                                              \
-                    T *dst = o + (f0 + f) * ldo + l0;                                       \
-                    if (l0 + LB <= L) {                                                     \
-                        for (int v = 0; v < CS231N_DNV; v++)                                \
-                            memcpy(dst + v * V, &acc[f][v], sizeof(VT));                    \
-                    } else {                                                                \
-                        T tail[LB];                                                         \
-                        for (int v = 0; v < CS231N_DNV; v++)                                \
-                            memcpy(tail + v * V, &acc[f][v], sizeof(VT));                   \
-                        memcpy(dst, tail, (L - l0) * sizeof(T));                            \
-                    }                                                                       \
-                }                                                                           \
-            }                                                                               \
-        }                                                                                   \
-    }                                                                                       \
-    /* dw[f, k] += sum_l d[f, l] * q[off[k] + l], dw[f, K] += sum_l d[f, l];               \
-       d: (Fr, Lr) with Fr = nfb * DFB, dw: (Fr, K + 1). When DFB rows of d are larger than \
-       the L1 cache, the positions go a chunk at a time, so that a block of d stays there  \
-       for all the taps. */                                                                \
-    CS231N_CLONES                                                                           \
-    static void cs231n_direct_dw_##S(const T *restrict q, const Py_ssize_t *restrict off,   \
-                                     Py_ssize_t K, const T *restrict d, Py_ssize_t nfb,     \
-                                     Py_ssize_t Lr, T *restrict dw) {                       \
-        enum { V = sizeof(VT) / sizeof(T), LB = CS231N_DNV * V };                           \
-        /* Equal chunks of whole register blocks, each small enough for the L1 cache. */  \
-        Py_ssize_t chunks = (CS231N_DFB * Lr * sizeof(T) + CS231N_DW_L1 - 1) / CS231N_DW_L1; \
-        Py_ssize_t lc = ((Lr + chunks - 1) / chunks + LB - 1) / LB * LB;                     \
-        for (Py_ssize_t c0 = 0; c0 < Lr; c0 += lc) {                                        \
-            Py_ssize_t c1 = Lr - c0 < lc ? Lr : c0 + lc;                                    \
-            for (Py_ssize_t fb = 0; fb < nfb; fb++) {                                       \
-                const T *db = d + fb * CS231N_DFB * Lr;                                     \
-                T *dwb = dw + fb * CS231N_DFB * (K + 1);                                    \
-                for (Py_ssize_t k = 0; k <= K; k++) {                                       \
-                    VT acc[CS231N_DFB][CS231N_DNV];                                         \
-                    for (int f = 0; f < CS231N_DFB; f++)                                    \
-                        for (int v = 0; v < CS231N_DNV; v++) acc[f][v] = (VT){0};           \
-                    for (Py_ssize_t l0 = c0; l0 < c1; l0 += LB) {                           \
-                        VT xv[CS231N_DNV], dv;                                              \
-                        for (int v = 0; v < CS231N_DNV; v++) {                              \
-                            if (k < K) memcpy(&xv[v], q + off[k] + l0 + v * V, sizeof(VT)); \
-                            else xv[v] = (VT){0} + 1;  /* the bias: a run of ones */        \
-                        }                                                                   \
-                        for (int f = 0; f < CS231N_DFB; f++)                                \
-                            for (int v = 0; v < CS231N_DNV; v++) {                          \
-                                memcpy(&dv, db + f * Lr + l0 + v * V, sizeof(VT));          \
-                                acc[f][v] += dv * xv[v];                                    \
-                            }                                                               \
-                    }                                                                       \
-                    for (int f = 0; f < CS231N_DFB; f++) {                                  \
-                        VT s = acc[f][0];                                                   \
-                        for (int v = 1; v < CS231N_DNV; v++) s += acc[f][v];                \
-                        T t = 0;                                                            \
-                        for (int e = 0; e < V; e++) t += s[e];                              \
-                        dwb[f * (K + 1) + k] += t;                                          \
-                    }                                                                       \
-                }                                                                           \
-            }                                                                               \
-        }                                                                                   \
-    }                                                                                       \
+    /* o[f * ldo + l] = wp[bias] + sum_k wp[k] * q[off[k] + l] for f < F, l < L;            \\
+       wp: the filters packed (ceil(F / DFB), K + 1, DFB), zero past F. */                 \\
+    CS231N_CLONES                                                                          \\
+    static void cs231n_direct_fwd_##S(const T *restrict q, const Py_ssize_t *restrict off, \\
+                                      Py_ssize_t K, const T *restrict wp, Py_ssize_t F,    \\
+                                      Py_ssize_t L, T *restrict o, Py_ssize_t ldo) {       \\
+        enum { V = sizeof(VT) / sizeof(T), LB = CS231N_DNV * V };                          \\
+        for (Py_ssize_t f0 = 0; f0 < F; f0 += CS231N_DFB, wp += (K + 1) * CS231N_DFB) {    \\
+            int nf = F - f0 < CS231N_DFB ? (int)(F - f0) : CS231N_DFB;                     \\
+            for (Py_ssize_t l0 = 0; l0 < L; l0 += LB) {                                    \\
+                VT acc[CS231N_DFB][CS231N_DNV];                                            \\
+                for (int f = 0; f < CS231N_DFB; f++)                                       \\
+                    for (int v = 0; v < CS231N_DNV; v++)                                   \\
+                        acc[f][v] = (VT){0} + wp[K * CS231N_DFB + f];                      \\
+                for (Py_ssize_t k = 0; k < K; k++) {                                       \\
+                    const T *src = q + off[k] + l0;                                        \\
+                    const T *wk = wp + k * CS231N_DFB;                                     \\
+                    VT xv[CS231N_DNV];                                                     \\
+                    for (int v = 0; v < CS231N_DNV; v++)                                   \\
+                        memcpy(&xv[v], src + v * V, sizeof(VT));                           \\
+                    for (int f = 0; f < CS231N_DFB; f++)                                   \\
+                        for (int v = 0; v < CS231N_DNV; v++)                               \\
+                            acc[f][v] += wk[f] * xv[v];                                    \\
+                }                                                                          \\
+                /* Straight to the output; the last block of a row only up to L. */        \\
+                for (int f = 0; f < nf; f++) {                                             \\
+                    T *dst = o + (f0 + f) * ldo + l0;                                      \\
+                    if (l0 + LB <= L) {                                                    \\
+                        for (int v = 0; v < CS231N_DNV; v++)                               \\
+                            memcpy(dst + v * V, &acc[f][v], sizeof(VT));                   \\
+                    } else {                                                               \\
+                        T tail[LB];                                                        \\
+                        for (int v = 0; v < CS231N_DNV; v++)                               \\
+                            memcpy(tail + v * V, &acc[f][v], sizeof(VT));                  \\
+                        memcpy(dst, tail, (L - l0) * sizeof(T));                           \\
+                    }                                                                      \\
+                }                                                                          \\
+            }                                                                              \\
+        }                                                                                  \\
+    }                                                                                      \\
+    /* dw[f, k] += sum_l d[f, l] * q[off[k] + l], dw[f, K] += sum_l d[f, l];              \\
+       d: (Fr, Lr) with Fr = nfb * DFB, dw: (Fr, K + 1). When DFB rows of d are larger than \\
+       the L1 cache, the positions go a chunk at a time, so that a block of d stays there \\
+       for all the taps. */                                                               \\
+    CS231N_CLONES                                                                          \\
+    static void cs231n_direct_dw_##S(const T *restrict q, const Py_ssize_t *restrict off,  \\
+                                     Py_ssize_t K, const T *restrict d, Py_ssize_t nfb,    \\
+                                     Py_ssize_t Lr, T *restrict dw) {                      \\
+        enum { V = sizeof(VT) / sizeof(T), LB = CS231N_DNV * V };                          \\
+        /* Equal chunks of whole register blocks, each small enough for the L1 cache. */ \\
+        Py_ssize_t chunks = (CS231N_DFB * Lr * sizeof(T) + CS231N_DW_L1 - 1) / CS231N_DW_L1; \\
+        Py_ssize_t lc = ((Lr + chunks - 1) / chunks + LB - 1) / LB * LB;                    \\
+        for (Py_ssize_t c0 = 0; c0 < Lr; c0 += lc) {                                       \\
+            Py_ssize_t c1 = Lr - c0 < lc ? Lr : c0 + lc;                                   \\
+            for (Py_ssize_t fb = 0; fb < nfb; fb++) {                                      \\
+                const T *db = d + fb * CS231N_DFB * Lr;                                    \\
+                T *dwb = dw + fb * CS231N_DFB * (K + 1);                                   \\
+                for (Py_ssize_t k = 0; k <= K; k++) {                                      \\
+                    VT acc[CS231N_DFB][CS231N_DNV];                                        \\
+                    for (int f = 0; f < CS231N_DFB; f++)                                   \\
+                        for (int v = 0; v < CS231N_DNV; v++) acc[f][v] = (VT){0};          \\
+                    for (Py_ssize_t l0 = c0; l0 < c1; l0 += LB) {                          \\
+                        VT xv[CS231N_DNV], dv;                                             \\
+                        for (int v = 0; v < CS231N_DNV; v++) {                             \\
+                            if (k < K) memcpy(&xv[v], q + off[k] + l0 + v * V, sizeof(VT)); \\
+                            else xv[v] = (VT){0} + 1;  /* the bias: a run of ones */       \\
+                        }                                                                  \\
+                        for (int f = 0; f < CS231N_DFB; f++)                               \\
+                            for (int v = 0; v < CS231N_DNV; v++) {                         \\
+                                memcpy(&dv, db + f * Lr + l0 + v * V, sizeof(VT));         \\
+                                acc[f][v] += dv * xv[v];                                   \\
+                            }                                                              \\
+                    }                                                                      \\
+                    for (int f = 0; f < CS231N_DFB; f++) {                                 \\
+                        VT s = acc[f][0];                                                  \\
+                        for (int v = 1; v < CS231N_DNV; v++) s += acc[f][v];               \\
+                        T t = 0;                                                           \\
+                        for (int e = 0; e < V; e++) t += s[e];                             \\
+                        dwb[f * (K + 1) + k] += t;                                         \\
+                    }                                                                      \\
+                }                                                                          \\
+            }                                                                              \\
+        }                                                                                  \\
+    }                                                                                      \\
     /* dq[off[k] + l] += sum_f wt[f, k] * d[f, l] for k < K; wt: (Fr, Kr), Kr a multiple   \\
        of DKB, zero beyond K. */                                                            \\
     CS231N_CLONES                                                                           \\
@@ -599,13 +599,13 @@ cdef extern from *:
     CS231N_DIRECT(double, cs231n_vd, d)
     /* Rows of n values from src (row stride lds) to dst (row stride ldd), as a loop the
        compiler vectorises: a library memcpy per short row cost more than the copy. */
-    #define CS231N_STRIDED_COPY(T, S)                                                       \
-    CS231N_NO_MEMCPY                                                                        \
-    static void cs231n_strided_copy_##S(T *restrict dst, Py_ssize_t ldd,                    \
-                                        const T *restrict src, Py_ssize_t lds,              \
-                                        Py_ssize_t rows, Py_ssize_t n) {                    \
-        for (Py_ssize_t r = 0; r < rows; r++, dst += ldd, src += lds)                       \
-            for (Py_ssize_t w = 0; w < n; w++) dst[w] = src[w];                             \
+    #define CS231N_STRIDED_COPY(T, S)                                                      \\
+    CS231N_NO_MEMCPY                                                                       \\
+    static void cs231n_strided_copy_##S(T *restrict dst, Py_ssize_t ldd,                   \\
+                                        const T *restrict src, Py_ssize_t lds,             \\
+                                        Py_ssize_t rows, Py_ssize_t n) {                   \\
+        for (Py_ssize_t r = 0; r < rows; r++, dst += ldd, src += lds)                      \\
+            for (Py_ssize_t w = 0; w < n; w++) dst[w] = src[w];                            \\
     }
     CS231N_STRIDED_COPY(float, f)
     CS231N_STRIDED_COPY(double, d)
@@ -631,29 +631,19 @@ cdef extern from *:
                                Py_ssize_t) nogil
 
 
-# At most this many threads for the direct convolution (0: as many as OpenMP offers).
-# Unlike the copies, these kernels are arithmetic: they take the place of a matrix
-# product that numpy's BLAS would run on every core.
-cdef int _compute_cap = 0
-
 # Images per block in the direct backward pass (one thread per block, which adds up
-# its images' shares of dw as vectors).
+# its images' shares of dw).
 cdef Py_ssize_t _DW_BLOCK = 8
 
 
-def set_compute_threads(int n):
-    """Run the direct convolution on at most ``n`` threads; 0 removes the cap."""
-    global _compute_cap
-    if n < 0:
-        raise ValueError(f"set_compute_threads: n must be >= 0, got {n}")
-    _compute_cap = n
-
-
 cdef inline int _compute_threads(Py_ssize_t tasks) noexcept nogil:
-    cdef int n = CS231N_MAX_THREADS()
-    if 0 < _compute_cap < n:
-        n = _compute_cap
-    return <int>min(<Py_ssize_t>n, tasks) if tasks > 0 else 1
+    """Threads for a direct kernel: as many as OpenMP offers, at most one per task.
+
+    Not capped like the copies: these kernels are arithmetic, in the place of a matrix
+    product that BLAS would run on every core.
+    """
+    cdef Py_ssize_t n = CS231N_MAX_THREADS()
+    return <int>min(n, tasks) if tasks > 0 else 1
 
 
 cdef struct _Direct:
@@ -795,9 +785,9 @@ def conv_backward_direct(const floating[:, :, :, :] x, const floating[:, :, :, :
     wtpad = np.zeros((Fr, Kr), dtype=dtype)  # the weights of the taps in that order
     wtpad[:F, :K] = w_aug[:, order]
     cdef floating[:, ::1] wt = wtpad
-    # The images go in fixed blocks of _DW_BLOCK, one thread per block; each block's
-    # vector sums for dw are added up at the end in a fixed order: the same dw however
-    # the blocks were shared among threads.
+    # The images go in fixed blocks of _DW_BLOCK, one thread per block; the blocks'
+    # shares of dw are added up at the end in a fixed order: the same dw however the
+    # blocks were shared among threads.
     cdef Py_ssize_t nblk = _ceil_div(N, _DW_BLOCK), vlen = Fr * (K + 1)
     cdef int nt = _compute_threads(nblk)
     sums = np.zeros(nblk * vlen, dtype=dtype)
