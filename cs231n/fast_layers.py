@@ -24,8 +24,9 @@ the column matrix altogether: its columns would hold K copies of the input for a
 product only K deep, so the copy would cost as much as the product. The compiled
 kernels compute it directly from the image (see ``conv_forward_direct`` in
 ``cs231n/im2col_cython.pyx``) when numpy's BLAS runs on one thread, as in
-``cs231n notebooks`` and the test suite (see ``_DIRECT_TAPS`` for why only then). Max pooling records where
-each maximum was in one pass, and backward routes each upstream gradient there.
+``cs231n notebooks`` and the test suite (see ``_DIRECT_TAPS`` for why only then).
+Max pooling records where each maximum was in one pass, and backward routes each
+upstream gradient there.
 
 Backends. The copies (im2col, col2im, pooling) run in the compiled extension
 ``cs231n.im2col_cython`` (built by ``pip install``; one thread per kernel unless
@@ -261,6 +262,15 @@ def _conv_chunks(N, bytes_per_image):
     return [(n0, min(N, n0 + per_chunk)) for n0 in range(0, N, per_chunk)], per_chunk
 
 
+def _filters_then_biases(w, b, dtype):
+    """The (F, K + 1) matrix of the filters as rows, then the biases in the last column."""
+    F = w.shape[0]
+    w_aug = np.empty((F, w[0].size + 1), dtype=dtype)
+    w_aug[:, :-1] = w.reshape(F, -1)
+    w_aug[:, -1] = b
+    return w_aug
+
+
 def conv_forward_im2col(x, w, b, conv_param):
     """Convolutional layer by im2col and matrix products, a chunk of images at a time.
 
@@ -294,9 +304,7 @@ def conv_forward_im2col(x, w, b, conv_param):
     F, C, HH, WW = w.shape
     K, P = C * HH * WW, H_out * W_out
     kernels = _kernels
-    w_aug = np.empty((F, K + 1), dtype=dtype)  # filters as rows, then the biases
-    w_aug[:, :K] = w.reshape(F, K)
-    w_aug[:, K] = b
+    w_aug = _filters_then_biases(w, b, dtype)
     chunks, per_chunk = _conv_chunks(N, (K + 1) * P * dtype.itemsize)
     res = np.empty((F, N * P), dtype=dtype)  # the output, in (F, N, H_out, W_out) order
     buf = np.empty((K + 1, per_chunk * P), dtype=dtype)
@@ -496,9 +504,7 @@ def _conv_forward_direct(x, w, b, conv_param):
     F, C, HH, WW = w.shape
     K = C * HH * WW
     kernels = _kernels
-    w_aug = np.empty((F, K + 1), dtype=dtype)  # filters as rows, then the biases
-    w_aug[:, :K] = w.reshape(F, K)
-    w_aug[:, K] = b
+    w_aug = _filters_then_biases(w, b, dtype)
     res = kernels.conv_forward_direct(x, w_aug, HH, WW, pad, stride)  # (F, N, H_out, W_out)
     out = res.transpose(1, 0, 2, 3)  # (N, F, H_out, W_out) view
     # The cache is the im2col route's, so that conv_backward_im2col takes it too (it
