@@ -23,7 +23,8 @@ A layer with few taps (C * HH * WW <= 160: a first layer on colour images) can s
 the column matrix altogether: its columns would hold K copies of the input for a
 product only K deep, so the copy would cost as much as the product. The compiled
 kernels compute it directly from the image (see ``conv_forward_direct`` in
-``cs231n/im2col_cython.pyx``) when numpy's BLAS runs on one thread, as in
+``cs231n/im2col_cython.pyx``) when numpy's products run on the kernels' threads
+(numpy's OpenBLAS hands them over: ``cs231n._blas_threads``) or on one thread, as in
 ``cs231n notebooks`` and the test suite (see ``_DIRECT_TAPS`` for why only then).
 Max pooling records where each maximum was in one pass, and backward routes each
 upstream gradient there.
@@ -35,11 +36,18 @@ otherwise in its pure-numpy twin ``cs231n.im2col``, which gives the same results
 only slower; a warning says so once. ``BACKEND`` names the one in use
 (``"cython"`` or ``"numpy"``); set the environment variable
 ``CS231N_NUMPY_FALLBACK=1`` to force numpy, or switch for a block of code with
-``with use_backend("numpy"): ...``. Unless ``OMP_WAIT_POLICY`` or
-``GOMP_SPINCOUNT`` is set, loading the extension sets ``OMP_WAIT_POLICY=PASSIVE``:
-OpenMP threads that spin after a kernel would take the cores from numpy's BLAS. If an
-OpenMP runtime was already loaded by then (``import torch`` before ``cs231n``: PyTorch
-ships its own), the policy can no longer change, and the kernels run on one thread.
+``with use_backend("numpy"): ...``.
+
+Threads. Where numpy's BLAS is an OpenBLAS that can hand its work over (0.3.27+, as
+in numpy's wheels), loading the extension makes numpy's matrix products run on the
+kernels' OpenMP threads (``cs231n._blas_threads``; ``CS231N_SHARE_BLAS_THREADS=0``
+keeps them apart): one team takes turns at the products and the kernels, instead of
+two fighting for the cores. Unless ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` is set,
+loading the extension also sets how idle threads wait: a short spin
+(``GOMP_SPINCOUNT=30000``) when they share, else ``OMP_WAIT_POLICY=PASSIVE`` (OpenMP
+threads that spin after a kernel would take the cores from BLAS's own). If an OpenMP
+runtime was already loaded by then (``import torch`` before ``cs231n``: PyTorch ships
+its own), the policy can no longer change, and the copies run on one thread.
 
 Layout note. ``conv_forward_*`` return ``out`` as a transposed view of the product
 (memory order F, N, H_out, W_out): a correct ``(N, F, H_out, W_out)`` array that
@@ -57,6 +65,7 @@ import warnings
 
 import numpy as np
 
+from cs231n import _blas_threads
 from cs231n import im2col as _numpy_kernels
 from cs231n._checks import check_float, check_ndim
 from cs231n.layers import _conv_output_size, _pool_output_size
@@ -120,12 +129,19 @@ def _load_compiled():
     global _SPINNING_RUNTIME
     if _SPINNING_RUNTIME is None:
         _SPINNING_RUNTIME = _openmp_loaded_with_spinning_threads()
-    # The kernels' OpenMP threads alternate with numpy's BLAS threads. OpenMP threads
-    # that spin-wait after a kernel take the cores from the next matrix product, so
-    # unless told otherwise, OpenMP threads sleep as soon as they have no work. Read
-    # by the OpenMP runtime when the extension loads it.
+    # How the kernels' idle OpenMP threads wait, unless told otherwise; read by the
+    # OpenMP runtime when the extension loads it. When numpy's products will run on
+    # the same threads (``cs231n._blas_threads``), they spin a little before they
+    # sleep: products come every fraction of a millisecond in a training step, and
+    # waking a sleeping thread for each cost a fully connected net's step 15-30%
+    # (1.31-1.44 ms against 1.07-1.08 with 30,000 spins; 3,000 and 300,000 were
+    # slower). Otherwise they alternate with numpy's own BLAS threads and sleep at
+    # once: spinning, they would take the cores from the next product.
     if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
-        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        if _blas_threads.can_share():
+            os.environ["GOMP_SPINCOUNT"] = "30000"
+        else:
+            os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     try:
         from cs231n import im2col_cython
     except ImportError as exc:
@@ -139,6 +155,8 @@ def _load_compiled():
     # nothing up. The kernels are copies, a small part of a step next to the matrix
     # products.
     im2col_cython.set_thread_cap(1 if _SPINNING_RUNTIME else _kernel_threads())
+    # Numpy's products on the kernels' threads, when its BLAS allows it (see there).
+    _blas_threads.share(im2col_cython)
     return im2col_cython, None
 
 
@@ -451,14 +469,16 @@ def conv_backward_strides(dout, cache):
 # layer on 3 channels, forward 0.74-0.84x against 1.4-1.5x by im2col, backward
 # 0.82-0.97x against 1.3x; a 7x7 layer, 0.70-1.0x against 0.93-1.1x).
 #
-# But they are used only when numpy's BLAS runs on one thread. A multi-threaded
+# But they need the cores to themselves between two products. A multi-threaded
 # OpenBLAS keeps its idle workers busy-waiting, without yielding, for a while after
 # every product, so in a training step (products every few milliseconds) a second
-# thread of ours finds no free core and the direct kernels run at one core's speed,
-# slower than im2col plus a product on BLAS's own, already running threads (measured:
-# ThreeLayerConvNet's step, median 18.4-19.9 ms against 17.6-17.7 ms). With BLAS on
-# one thread (the notebook runner and the test suite set OPENBLAS_NUM_THREADS=1;
-# anyone can), the same step took 13.5-14.6 ms against 26.7-28.1 ms.
+# thread of ours would find no free core and the direct kernels would run at one
+# core's speed, slower than im2col plus a product on BLAS's own threads (measured:
+# ThreeLayerConvNet's step, median 18.4-19.9 ms against 17.6-17.7 ms). So they are
+# used when numpy's products run on our threads (``cs231n._blas_threads``: numpy's
+# OpenBLAS hands its work to our OpenMP team) or on one thread (the notebook runner
+# and the test suite set OPENBLAS_NUM_THREADS=1; anyone can). The same step then
+# took 11.5-12.4 ms against 15.9-16.2 ms by im2col on 2 cores.
 _DIRECT_TAPS = 160
 
 
@@ -477,15 +497,13 @@ _BLAS_ON_ONE_THREAD = _blas_on_one_thread()
 def _goes_direct(kernels, taps):
     """Whether a layer with this many taps is computed directly (see above).
 
-    Only with the compiled kernels, when numpy's BLAS runs on one thread, and not when
-    another library's OpenMP runtime spins (``import torch`` first).
+    Only with the compiled kernels, and when numpy's products run on our threads, or
+    on one thread while no other library's OpenMP runtime spins (``import torch``
+    first, with our kernels' threads capped at one).
     """
-    return (
-        taps <= _DIRECT_TAPS
-        and _BLAS_ON_ONE_THREAD
-        and hasattr(kernels, "conv_forward_direct")
-        and not _SPINNING_RUNTIME
-    )
+    if taps > _DIRECT_TAPS or not hasattr(kernels, "conv_forward_direct"):
+        return False
+    return _blas_threads.active() or (_BLAS_ON_ONE_THREAD and not _SPINNING_RUNTIME)
 
 
 def _conv_forward_direct(x, w, b, conv_param):
@@ -530,7 +548,7 @@ def conv_forward_fast(x, w, b, conv_param):
     Same arguments and results as ``conv_forward_naive``; see the module docstring.
     A layer with few taps (C * HH * WW <= 160, a network's first layer) is computed
     directly, without the column matrix, when the compiled kernels are in use and
-    numpy's BLAS runs on one thread (``OPENBLAS_NUM_THREADS=1``).
+    numpy's products run on their threads or on one thread (``_goes_direct``).
     """
     check_ndim("conv_forward_fast", "w", w, 4)
     taps = w.shape[1] * w.shape[2] * w.shape[3]

@@ -140,6 +140,111 @@ def get_thread_cap():
     return _thread_cap
 
 
+# Numpy's BLAS on our threads. A multi-threaded OpenBLAS (pthreads build) runs its
+# products on its own worker threads, which busy-wait for a while after every product;
+# between two products our kernels then find no free core. OpenBLAS 0.3.27 and later
+# can hand its parallel work to the caller's threads instead (its "threads callback"):
+# ``cs231n._blas_threads`` installs the function below, and BLAS and the kernels share
+# one OpenMP team. OpenBLAS hands over ``numjobs`` jobs that wait on each other, so
+# they must all run at once, each on its own thread. The integer each job receives
+# indexes OpenBLAS's per-thread state (a status word and a packing buffer) of which
+# its own workers use the lowest entries: the jobs take the highest ones, and one
+# call at a time (a lock) so that no two jobs ever share an entry.
+cdef extern from *:
+    """
+    #include <pthread.h>
+    typedef void (*cs231n_blas_job)(int, void *, int);
+    static pthread_mutex_t cs231n_blas_lock = PTHREAD_MUTEX_INITIALIZER;
+    static int cs231n_blas_slots = 0;     /* OpenBLAS's per-thread entries */
+    static long long cs231n_blas_calls = 0;
+    static long long cs231n_blas_spawned = 0;
+
+    typedef struct { cs231n_blas_job job; int slot; void *data; int arg; } cs231n_blas_task;
+
+    static void *cs231n_blas_task_run(void *p) {
+        cs231n_blas_task *t = (cs231n_blas_task *)p;
+        t->job(t->slot, t->data, t->arg);
+        return NULL;
+    }
+
+    static void cs231n_run_blas_jobs(int sync, cs231n_blas_job job, int numjobs,
+                                     size_t size, void *data, int arg) {
+        int base, ran = 0;
+        (void)sync;  /* OpenBLAS always waits for its jobs */
+        pthread_mutex_lock(&cs231n_blas_lock);
+        cs231n_blas_calls++;
+        base = cs231n_blas_slots - numjobs;
+        if (base < 0) base = 0;
+        if (numjobs == 1) {
+            job(base, data, arg);
+            ran = 1;
+        }
+    #ifdef _OPENMP
+        else if (!omp_in_parallel()) {
+            #pragma omp parallel num_threads(numjobs)
+            {
+                if (omp_get_num_threads() == numjobs) { /* else: a short team, below */
+                    int t = omp_get_thread_num();
+                    job(base + t, (char *)data + t * size, arg);
+                    if (t == 0) ran = 1;
+                }
+            }
+        }
+    #endif
+        if (!ran) { /* no team of numjobs threads (nested, or capped): one thread each */
+            cs231n_blas_task tasks[numjobs];
+            pthread_t threads[numjobs];
+            int started[numjobs];
+            int t;
+            for (t = 0; t < numjobs; t++) {
+                started[t] = 0;
+                tasks[t].job = job;
+                tasks[t].slot = base + t;
+                tasks[t].data = (char *)data + t * size;
+                tasks[t].arg = arg;
+            }
+            for (t = 1; t < numjobs; t++)
+                started[t] = pthread_create(&threads[t], NULL, cs231n_blas_task_run,
+                                            &tasks[t]) == 0;
+            cs231n_blas_spawned++;
+            cs231n_blas_task_run(&tasks[0]);
+            for (t = 1; t < numjobs; t++) {
+                if (started[t]) pthread_join(threads[t], NULL);
+                else cs231n_blas_task_run(&tasks[t]);  /* could not start a thread */
+            }
+        }
+        pthread_mutex_unlock(&cs231n_blas_lock);
+    }
+
+    static size_t cs231n_blas_jobs_address(void) {
+    #ifdef _OPENMP
+        return (size_t)&cs231n_run_blas_jobs;
+    #else
+        return 0;  /* no OpenMP team to share */
+    #endif
+    }
+    """
+    size_t cs231n_blas_jobs_address() nogil
+    int cs231n_blas_slots
+    long long cs231n_blas_calls
+    long long cs231n_blas_spawned
+
+
+def blas_jobs_address(int slots):
+    """The address of the threads callback for an OpenBLAS with ``slots`` per-thread
+    entries (its MAX_THREADS), or 0 when the kernels were built without OpenMP."""
+    global cs231n_blas_slots
+    if slots < 1:
+        raise ValueError(f"blas_jobs_address: slots must be >= 1, got {slots}")
+    cs231n_blas_slots = slots
+    return cs231n_blas_jobs_address()
+
+
+def blas_jobs_counts():
+    """(calls handed to the callback, calls that needed threads of their own)."""
+    return cs231n_blas_calls, cs231n_blas_spawned
+
+
 cdef inline int _threads(Py_ssize_t work) noexcept nogil:
     cdef int n = CS231N_MAX_THREADS()
     if work < _SERIAL_BELOW:

@@ -14,6 +14,7 @@
 """
 
 import os
+import re
 import zlib
 
 # One BLAS thread per test worker (and per notebook kernel, which inherits this): the
@@ -113,3 +114,13 @@ def assert_grads_match(
         else:
             err = float(np.max(np.abs(grad - numeric)) / max(np.max(np.abs(numeric)), 1e-300))
         assert err < tol, f"d{name}: relative error {err:.2e} exceeds {tol:.0e}"
+
+
+def numpy_blas_can_share():
+    """Whether numpy's BLAS is an OpenBLAS with the threads callback (0.3.27+), which
+    ``cs231n._blas_threads`` needs to run its products on our threads."""
+    config = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+    if "openblas" not in str(config.get("name", "")).lower():
+        return False
+    match = re.match(r"(\d+)\.(\d+)\.(\d+)", str(config.get("version", "")))
+    return match is not None and tuple(map(int, match.groups())) >= (0, 3, 27)

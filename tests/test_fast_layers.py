@@ -344,11 +344,15 @@ def test_direct_conv_matches_the_reference(rng, dtype, x_shape, w_shape, stride,
 
 
 @pytest.mark.skipif(not HAVE_CYTHON, reason="extension not built")
-@pytest.mark.parametrize("blas_threads", [1, 2])
+@pytest.mark.parametrize("blas_threads", [1, 2, "shared"])
 def test_fast_conv_goes_direct_for_few_taps_only(rng, monkeypatch, blas_threads):
-    """With BLAS on one thread, a first layer (3 channels, 3x3 or 7x7) makes no column
-    matrix and a deeper one does; with BLAS on more threads, every layer does."""
+    """With BLAS on one thread, or on our threads, a first layer (3 channels, 3x3 or
+    7x7) makes no column matrix and a deeper one does; with BLAS on threads of its
+    own, every layer does."""
+    shared = blas_threads == "shared"
     monkeypatch.setattr(fast_layers, "_BLAS_ON_ONE_THREAD", blas_threads == 1)
+    monkeypatch.setattr(fast_layers._blas_threads, "active", lambda: shared)
+    blas_threads = 1 if shared else blas_threads
     used = []
     with use_backend("cython"):
         kernels = fast_layers._kernels

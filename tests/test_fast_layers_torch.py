@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import numpy_blas_can_share
+
 pytest.importorskip("torch", reason="PyTorch is optional; these checks run where it is installed")
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,13 +49,15 @@ with fast_layers.use_backend("numpy"):
     ref_dpool = fast_layers.max_pool_backward_fast(np.ones_like(ref_pooled), ref_pcache)
 err = max(float(np.abs(a - r).max()) for a, r in
           zip((out, *grads, pooled, dpool), (ref_out, *ref_grads, ref_pooled, ref_dpool)))
+from cs231n import _blas_threads
 print(json.dumps({"backend": fast_layers.BACKEND, "cap": fast_layers._kernels.get_thread_cap(),
-                  "err": err}))
+                  "err": err, "shared": _blas_threads.active()}))
 """
 
 
-def run(order):
+def run(order, blas_threads):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = blas_threads
     for var in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "CS231N_NUMPY_FALLBACK"):
         env.pop(var, None)
     env["CS231N_KERNEL_THREADS"] = "0"  # ask for every core: only a spinning runtime caps
@@ -64,15 +68,22 @@ def run(order):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.parametrize("blas_threads", ["1", "2"])
 @pytest.mark.parametrize("order", ["first", "after"])
-def test_kernels_are_right_with_torch_loaded(order):
+def test_kernels_are_right_with_torch_loaded(order, blas_threads):
     from cs231n import fast_layers
 
     if fast_layers.BACKEND != "cython":
         pytest.skip("the compiled extension is not built here")
-    result = run(order)
+    result = run(order, blas_threads)
     assert result["backend"] == "cython"
     assert result["err"] < 1e-10, result
     # Torch first: its spinning runtime is ours too, so one thread per kernel. Torch
     # after: our runtime was loaded first with the passive wait policy; no cap.
     assert result["cap"] == (1 if order == "first" else 0), result
+    # A multi-threaded numpy BLAS runs its products on that same runtime's team, in
+    # either order (where numpy's OpenBLAS has the threads callback, as on CI).
+    if blas_threads == "1" or not numpy_blas_can_share():
+        assert not result["shared"], result
+    else:
+        assert result["shared"], result
