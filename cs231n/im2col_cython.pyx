@@ -140,6 +140,18 @@ def get_thread_cap():
     return _thread_cap
 
 
+# Every kernel on the calling thread alone: set in a child made by ``fork()``, where
+# the OpenMP threads of the parent's team are gone but the runtime still counts on them
+# (a team started there would wait for them forever).
+cdef bint _serial = False
+
+
+def set_serial(bint serial):
+    """Run every kernel, copies and direct convolutions alike, on the calling thread."""
+    global _serial
+    _serial = serial
+
+
 # Numpy's BLAS on our threads. A multi-threaded OpenBLAS (pthreads build) runs its
 # products on its own worker threads, which busy-wait for a while after every product;
 # between two products our kernels then find no free core. OpenBLAS 0.3.27 and later
@@ -247,7 +259,7 @@ def blas_jobs_counts():
 
 cdef inline int _threads(Py_ssize_t work) noexcept nogil:
     cdef int n = CS231N_MAX_THREADS()
-    if work < _SERIAL_BELOW:
+    if work < _SERIAL_BELOW or _serial:
         return 1
     if 0 < _thread_cap < n:
         return _thread_cap
@@ -748,7 +760,7 @@ cdef inline int _compute_threads(Py_ssize_t tasks) noexcept nogil:
     product that BLAS would run on every core.
     """
     cdef Py_ssize_t n = CS231N_MAX_THREADS()
-    return <int>min(n, tasks) if tasks > 0 else 1
+    return <int>min(n, tasks) if tasks > 0 and not _serial else 1
 
 
 cdef struct _Direct:

@@ -19,11 +19,13 @@ operands cached by the forward pass (same shapes, dtypes and memory layouts):
 Target: fast / GEMMs <= 1.3, forward and backward each.
 
 A layer with few taps (K <= 160) makes no column matrix and performs no GEMM when
-numpy's BLAS runs on one thread (``OPENBLAS_NUM_THREADS=1``, as in the single-threaded
-run below): the compiled kernels compute it directly. Its reference stays the GEMMs
-above, the products the im2col route would perform: the floor the direct kernels
-replace. With a multi-threaded BLAS the layers take the im2col route (see
-``_DIRECT_TAPS`` in ``cs231n/fast_layers.py``).
+numpy's products run on the compiled kernels' threads (``cs231n._blas_threads``, the
+default where numpy's OpenBLAS allows it) or on one thread (``OPENBLAS_NUM_THREADS=1``,
+as in the single-threaded run below): the compiled kernels compute it directly. Its
+reference stays the GEMMs above, the products the im2col route would perform: the
+floor the direct kernels replace. With a multi-threaded BLAS that keeps threads of its
+own (``CS231N_SHARE_BLAS_THREADS=0``) the layers take the im2col route (see
+``_DIRECT_TAPS`` in ``cs231n/fast_layers.py``). The header line says which.
 
 Max pooling, 2x2 stride 2: the floor is reading x once; the reference is one copy
 of x (``x.copy()``). Target: fast / copy <= 4, forward and backward each.
@@ -49,7 +51,7 @@ import time
 
 import numpy as np
 
-from cs231n import fast_layers, layers
+from cs231n import _blas_threads, fast_layers, layers
 from cs231n.fast_layers import (
     conv_backward_fast,
     conv_forward_fast,
@@ -309,11 +311,21 @@ def describe_machine():
             f"{i['internal_api']} {i.get('architecture', '')} x{i['num_threads']}"
             for i in threadpool_info()
         )
-    names = ("OPENBLAS_CORETYPE", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY")
+    names = (
+        "OPENBLAS_CORETYPE",
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "OMP_WAIT_POLICY",
+        "GOMP_SPINCOUNT",
+        "CS231N_SHARE_BLAS_THREADS",
+    )
     env = {k: os.environ[k] for k in names if k in os.environ}
+    shared = "numpy's products on the kernels' threads" if _blas_threads.active() else (
+        "numpy's BLAS on its own threads"
+    )
     print(
-        f"backend {fast_layers.BACKEND}; numpy {np.__version__}; {os.cpu_count()} cores; "
-        f"load average {os.getloadavg()[0]:.1f}"
+        f"backend {fast_layers.BACKEND}; {shared}; numpy {np.__version__}; "
+        f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}"
         + (f"; {blas}" if blas else "")
         + (f"; {env}" if env else "")
     )

@@ -31,7 +31,7 @@ order = sys.argv[1]
 if order == "torch first":
     import torch
 import numpy as np
-from cs231n import fast_layers
+from cs231n import _blas_threads, fast_layers
 from cs231n.classifiers.cnn import ThreeLayerConvNet
 if order == "torch after":
     import torch
@@ -63,6 +63,7 @@ print(json.dumps({
     "conv": median_ms(lambda: fast_layers.conv_backward_fast(
         dout, fast_layers.conv_forward_fast(x, w, b, p)[1]), repeat),
     "threads": fast_layers._kernels.get_thread_cap() if fast_layers.BACKEND == "cython" else None,
+    "shared": _blas_threads.active(),
 }))
 """
 
@@ -92,17 +93,19 @@ def main(argv=None):
             row = json.loads(out.stdout.strip().splitlines()[-1])
             results[order]["step"].append(row["step"])
             results[order]["conv"].append(row["conv"])
-            caps[order] = row["threads"]
+            caps[order] = (row["threads"], row["shared"])
     base = {k: statistics.median(v) for k, v in results["alone"].items()}
     print(
-        f"{'':12s} {'convnet step':>14s} {'ratio':>6s} {'conv f+b':>10s} {'ratio':>6s}  kernel threads cap"
+        f"{'':12s} {'convnet step':>14s} {'ratio':>6s} {'conv f+b':>10s} {'ratio':>6s}"
+        "  kernel threads cap  BLAS on our threads"
     )
     for order in ORDERS:
         step = statistics.median(results[order]["step"])
         conv = statistics.median(results[order]["conv"])
         print(
             f"{order:12s} {step:11.1f} ms {step / base['step']:6.2f} {conv:7.1f} ms "
-            f"{conv / base['conv']:6.2f}  {caps[order] or 'none'}"
+            f"{conv / base['conv']:6.2f}  {caps[order][0] or 'none':>18}  "
+            f"{'yes' if caps[order][1] else 'no'}"
         )
     return 0
 

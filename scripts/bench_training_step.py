@@ -20,6 +20,10 @@ dropout, loss, and the rest (Python between the layers).
 
     python scripts/bench_training_step.py [--rounds 3] [--repeat 20] [--threads N]
 
+Our side runs numpy's matrix products on the compiled kernels' threads where numpy's
+OpenBLAS allows it (``cs231n._blas_threads``); ``CS231N_SHARE_BLAS_THREADS=0`` in the
+environment measures it with BLAS on threads of its own.
+
 PyTorch is optional: without it only our side and the split are printed.
 """
 

@@ -352,6 +352,7 @@ def test_fast_conv_goes_direct_for_few_taps_only(rng, monkeypatch, blas_threads)
     shared = blas_threads == "shared"
     monkeypatch.setattr(fast_layers, "_BLAS_ON_ONE_THREAD", blas_threads == 1)
     monkeypatch.setattr(fast_layers._blas_threads, "active", lambda: shared)
+    monkeypatch.setattr(fast_layers, "_SPINNING_RUNTIME", False)  # torch imported first
     blas_threads = 1 if shared else blas_threads
     used = []
     with use_backend("cython"):
