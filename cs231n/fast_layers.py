@@ -47,7 +47,8 @@ loading the extension also sets how idle threads wait: a short spin
 (``GOMP_SPINCOUNT=30000``) when they share, else ``OMP_WAIT_POLICY=PASSIVE`` (OpenMP
 threads that spin after a kernel would take the cores from BLAS's own). If an OpenMP
 runtime was already loaded by then (``import torch`` before ``cs231n``: PyTorch ships
-its own), the policy can no longer change, and the copies run on one thread.
+its own, under the same name), the policy can no longer change; unless numpy's
+products share that runtime's team, the copies then run on one thread.
 
 Layout note. ``conv_forward_*`` return ``out`` as a transposed view of the product
 (memory order F, N, H_out, W_out): a correct ``(N, F, H_out, W_out)`` array that

@@ -222,7 +222,9 @@ cdef extern from *:
             cs231n_blas_task_run(&tasks[0]);
             for (t = 1; t < numjobs; t++) {
                 if (started[t]) pthread_join(threads[t], NULL);
-                else cs231n_blas_task_run(&tasks[t]);  /* could not start a thread */
+                /* Out of threads: run it late (jobs that wait on each other then wait
+                   forever; a process that cannot start a thread has worse troubles). */
+                else cs231n_blas_task_run(&tasks[t]);
             }
         }
         pthread_mutex_unlock(&cs231n_blas_lock);
