@@ -105,23 +105,22 @@ def _callback_target(path):
     return setter, slots
 
 
-def _in_child_after_fork():
-    for _, setter in _installed:
-        setter(None)
-    _installed.clear()
-
-
 _fork_hook = False
+_found = None  # what _targets found: asked twice as the kernels load, read once
 
 
 def _targets():
     """(path, (setter, slots)) of each loaded OpenBLAS that can share, unless switched off."""
-    if os.environ.get("CS231N_SHARE_BLAS_THREADS", "").strip() == "0":
-        return []
-    if not sys.platform.startswith("linux"):
-        return []
-    targets = [(path, _callback_target(path)) for path in _loaded_openblas_paths()]
-    return [(path, target) for path, target in targets if target is not None]
+    global _found
+    if _found is None:
+        _found = []
+        switched_off = os.environ.get("CS231N_SHARE_BLAS_THREADS", "").strip() == "0"
+        if not switched_off and sys.platform.startswith("linux"):
+            for path in _loaded_openblas_paths():
+                target = _callback_target(path)
+                if target is not None:
+                    _found.append((path, target))
+    return _found
 
 
 def can_share():
@@ -153,7 +152,7 @@ def share(kernels):
         setter(address)
         _installed.append((path, setter))
     if not _fork_hook:
-        os.register_at_fork(after_in_child=_in_child_after_fork)
+        os.register_at_fork(after_in_child=unshare)
         _fork_hook = True
     return installed_paths()
 
