@@ -851,14 +851,17 @@ def _aligned_zeros(shape, dtype, align=64):
     return raw[skip : skip + size].reshape(shape)
 
 
-def _direct_offsets(_Direct d):
+cdef _direct_offsets(_Direct d):
     """off[k]: where tap k = (c, i, j) starts reading in the phase planes of all channels."""
-    s = d.g.s
-    c = np.arange(d.C)[:, None, None]
-    i = np.arange(d.HH)[None, :, None]
-    j = np.arange(d.WW)[None, None, :]
-    off = c * d.plane + (((i % s) * s + j % s) * d.g.Hq + i // s) * d.g.Wq + j // s
-    return np.ascontiguousarray(off.reshape(-1), dtype=np.intp)
+    off_arr = np.empty(d.C * d.HH * d.WW, dtype=np.intp)
+    cdef Py_ssize_t[::1] off = off_arr
+    cdef Py_ssize_t c, i, j, k = 0, s = d.g.s
+    for c in range(d.C):
+        for i in range(d.HH):
+            for j in range(d.WW):
+                off[k] = c * d.plane + (((i % s) * s + j % s) * d.g.Hq + i // s) * d.g.Wq + j // s
+                k += 1
+    return off_arr
 
 
 def _direct_check(x, w_aug, HH, WW, name):
