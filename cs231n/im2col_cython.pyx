@@ -321,9 +321,14 @@ cdef inline Py_ssize_t _phases_size(_Phases g) noexcept nogil:
     return g.s * g.s * g.Hq * g.Wq
 
 
+cdef inline Py_ssize_t _phase_offset(_Phases g, Py_ssize_t i, Py_ssize_t j) noexcept nogil:
+    """Where filter offset (i, j) starts reading in the phase planes of one channel:
+    phase (i % s, j % s), row i // s, column j // s."""
+    return (((i % g.s) * g.s + j % g.s) * g.Hq + i // g.s) * g.Wq + j // g.s
+
+
 cdef inline floating* _phase_at(floating* q, _Phases g, Py_ssize_t i, Py_ssize_t j) noexcept nogil:
-    """Where filter offset (i, j) starts reading: phase (i % s, j % s), row i // s, column j // s."""
-    return q + (((i % g.s) * g.s + j % g.s) * g.Hq + i // g.s) * g.Wq + j // g.s
+    return q + _phase_offset(g, i, j)
 
 
 cdef void _split_phases(const floating* xc, Py_ssize_t sH, Py_ssize_t sW, Py_ssize_t H,
@@ -855,11 +860,11 @@ cdef _direct_offsets(_Direct d):
     """off[k]: where tap k = (c, i, j) starts reading in the phase planes of all channels."""
     off_arr = np.empty(d.C * d.HH * d.WW, dtype=np.intp)
     cdef Py_ssize_t[::1] off = off_arr
-    cdef Py_ssize_t c, i, j, k = 0, s = d.g.s
+    cdef Py_ssize_t c, i, j, k = 0
     for c in range(d.C):
         for i in range(d.HH):
             for j in range(d.WW):
-                off[k] = c * d.plane + (((i % s) * s + j % s) * d.g.Hq + i // s) * d.g.Wq + j // s
+                off[k] = c * d.plane + _phase_offset(d.g, i, j)
                 k += 1
     return off_arr
 

@@ -301,8 +301,8 @@ def test_conv_backends_give_identical_results(rng):
 DIRECT_CASES = CONV_CASES + [
     # (x_shape, w_shape, stride, pad): filter counts that do not fill a register
     # block (the forward takes blocks of 4, 5 or 6: 11 and 17 leave one zero filter in
-    # a block of 6, 9 in a block of 5), rows shorter and longer than a vector, strides 1 to 4, one output
-    # column, and batches large enough to share among threads.
+    # a block of 6, 9 in a block of 5), rows shorter and longer than a vector, strides
+    # 1 to 4, one output column, and batches large enough to share among threads.
     ((2, 3, 31, 31), (25, 3, 3, 3), 2, 1),
     ((3, 3, 32, 32), (32, 3, 7, 7), 1, 3),
     ((5, 1, 5, 9), (1, 1, 5, 1), 1, 0),
