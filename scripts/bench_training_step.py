@@ -9,8 +9,12 @@ optimiser):
 - ``FullyConnectedNet([100, 100], normalization="batchnorm", dropout_keep_ratio=0.5)``
   against Linear - BatchNorm1d - ReLU - Dropout (x2) - Linear.
 
-Both sides skip the gradient of the images (PyTorch because the input batch does not
-require one; ours through ``conv_param["input_grad"] = False`` in ``ThreeLayerConvNet``).
+In the convnet both sides skip the gradient of the images (PyTorch because the input
+batch does not require one; ours through ``conv_param["input_grad"] = False`` in
+``ThreeLayerConvNet``). In the fully connected net ours still computes it, as the
+course's ``FullyConnectedNet`` does (its first layer's backward pass is the same
+``affine_backward`` as every other's): one product of the step's three large ones that
+PyTorch skips, so that comparison leans against us.
 
 Each side runs in its own fresh process with the same number of threads (numpy's BLAS
 and PyTorch's intra-op pool both use every core, or ``--threads``); the processes take
