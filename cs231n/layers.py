@@ -14,6 +14,8 @@ Shape letters: N batch, D features, M outputs, C classes or channels, H W spatia
 F filters, HH WW filter size.
 """
 
+import math
+
 import numpy as np
 
 from cs231n._checks import check_float, check_labels, check_ndim
@@ -59,7 +61,7 @@ def affine_forward(x, w, b):
     cache : (x, w, b)
     """
     N = x.shape[0]
-    D = int(np.prod(x.shape[1:]))
+    D = math.prod(x.shape[1:])
     if w.ndim != 2 or w.shape[0] != D:
         raise ValueError(
             f"affine_forward: x has {D} features per example (shape {x.shape}) "

@@ -320,8 +320,10 @@ def describe_machine():
         "CS231N_SHARE_BLAS_THREADS",
     )
     env = {k: os.environ[k] for k in names if k in os.environ}
-    shared = "numpy's products on the kernels' threads" if _blas_threads.active() else (
-        "numpy's BLAS on its own threads"
+    shared = (
+        "numpy's products on the kernels' threads"
+        if _blas_threads.active()
+        else ("numpy's BLAS on its own threads")
     )
     print(
         f"backend {fast_layers.BACKEND}; {shared}; numpy {np.__version__}; "

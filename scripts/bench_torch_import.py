@@ -12,21 +12,23 @@ script measures, each in its own fresh process, in the same run:
 
 on a ThreeLayerConvNet training step (default sizes, float32, batch 50) and on the
 float32 conv forward + backward of x (64, 64, 16, 16), w (64, 64, 3, 3). The three
-processes take turns, ``--rounds`` times, and each reports the median of
-``--repeat`` timings per round; the table shows the median over rounds and the ratio
-to ``alone``. Target: <= 1.10.
+processes stay up and take turns (``_turns.py``): ``--rounds`` bursts of ``--burst``
+seconds per process and case. The table shows each process's median time over all its
+bursts, and the median (quartiles in brackets) of the rounds' ratios to ``alone``.
+Target: <= 1.10.
 
-    python scripts/bench_torch_import.py [--rounds 5] [--repeat 15]
+    python scripts/bench_torch_import.py [--rounds 20] [--burst 0.1] [--gap 0.12]
 """
 
 import argparse
-import json
 import statistics
-import subprocess
 import sys
 
+import _turns
+from _turns import Side, take_turns
+
 CHILD = r"""
-import sys, time, json
+import sys
 order = sys.argv[1]
 if order == "torch first":
     import torch
@@ -36,17 +38,6 @@ from cs231n.classifiers.cnn import ThreeLayerConvNet
 if order == "torch after":
     import torch
 
-def median_ms(f, repeat):
-    for _ in range(3):
-        f()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t)
-    return 1000 * float(np.median(times))
-
-repeat = int(sys.argv[2])
 rng = np.random.default_rng(0)
 np.random.seed(0)
 model = ThreeLayerConvNet(dtype=np.float32)
@@ -58,13 +49,14 @@ b = np.zeros(64, np.float32)
 p = {"stride": 1, "pad": 1}
 out, cache = fast_layers.conv_forward_fast(x, w, b, p)
 dout = rng.standard_normal(out.shape).astype(np.float32)
-print(json.dumps({
-    "step": median_ms(lambda: model.loss(X, y), repeat),
-    "conv": median_ms(lambda: fast_layers.conv_backward_fast(
-        dout, fast_layers.conv_forward_fast(x, w, b, p)[1]), repeat),
-    "threads": fast_layers._kernels.get_thread_cap() if fast_layers.BACKEND == "cython" else None,
-    "shared": _blas_threads.active(),
-}))
+conv = lambda: fast_layers.conv_backward_fast(dout, fast_layers.conv_forward_fast(x, w, b, p)[1])
+serve(
+    {"step": lambda: model.loss(X, y), "conv": conv},
+    {
+        "threads": fast_layers._kernels.get_thread_cap() if fast_layers.BACKEND == "cython" else None,
+        "shared": _blas_threads.active(),
+    },
+)
 """
 
 ORDERS = ("alone", "torch first", "torch after")
@@ -72,39 +64,30 @@ ORDERS = ("alone", "torch first", "torch after")
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=20, help="bursts per process and case")
+    parser.add_argument("--burst", type=float, default=0.1, help="seconds of steps per burst")
+    parser.add_argument("--gap", type=float, default=0.12, help="seconds of rest before each")
     args = parser.parse_args(argv)
     try:
         import torch  # noqa: F401
     except ImportError:
         print("PyTorch is not installed: nothing to compare (pip install torch).")
         return 0
-    results = {order: {"step": [], "conv": []} for order in ORDERS}
-    caps = {}
-    for _ in range(args.rounds):
-        for order in ORDERS:
-            out = subprocess.run(
-                [sys.executable, "-c", CHILD, order, str(args.repeat)],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            row = json.loads(out.stdout.strip().splitlines()[-1])
-            results[order]["step"].append(row["step"])
-            results[order]["conv"].append(row["conv"])
-            caps[order] = (row["threads"], row["shared"])
-    base = {k: statistics.median(v) for k, v in results["alone"].items()}
+    sides = [Side(order, CHILD, (order,)) for order in ORDERS]
+    caps = {side.name: (side.info["threads"], side.info["shared"]) for side in sides}
+    times, medians = take_turns(sides, ["step", "conv"], args.rounds, args.burst, args.gap)
     print(
-        f"{'':12s} {'convnet step':>14s} {'ratio':>6s} {'conv f+b':>10s} {'ratio':>6s}"
-        "  kernel threads cap  BLAS on our threads"
+        f"{'':12s} {'convnet step':>11s} {'ratio (quartiles)':>17s} {'conv f+b':>11s} "
+        f"{'ratio (quartiles)':>17s}  kernel threads cap  BLAS on our threads"
     )
     for order in ORDERS:
-        step = statistics.median(results[order]["step"])
-        conv = statistics.median(results[order]["conv"])
+        cells = []
+        for case in ("step", "conv"):
+            q1, q2, q3 = _turns.ratio(medians[case], order, "alone")
+            ms = statistics.median(times[case][order])
+            cells.append(f"{ms:8.2f} ms {q2:5.2f} ({q1:.2f}-{q3:.2f})")
         print(
-            f"{order:12s} {step:11.1f} ms {step / base['step']:6.2f} {conv:7.1f} ms "
-            f"{conv / base['conv']:6.2f}  {caps[order][0] or 'none':>18}  "
+            f"{order:12s} {cells[0]} {cells[1]}  {caps[order][0] or 'none':>18}  "
             f"{'yes' if caps[order][1] else 'no'}"
         )
     return 0

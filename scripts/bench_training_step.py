@@ -17,14 +17,13 @@ course's ``FullyConnectedNet`` does (its first layer's backward pass is the same
 PyTorch skips, so that comparison leans against us.
 
 Each side runs in a process of its own with the same number of threads (numpy's BLAS
-and PyTorch's intra-op pool both use every core, or ``--threads``). Both processes stay
-up and take turns: ``--rounds`` bursts each of ``--burst`` seconds of steps, with
-``--gap`` seconds of rest before each (the threads of the side that just ran spin on a
-while; numpy's own OpenBLAS threads for up to ~0.1 s). A machine that slows down for
-seconds at a time then slows both sides alike. Printed: each side's median step over
-all its bursts, and the median (and quartiles) of the rounds' ratios. Then the split of
-our step's time, from a profile: convolution, pooling, ReLU, affine, batch norm,
-dropout, loss, and the rest (Python between the layers).
+and PyTorch's intra-op pool both use every core, or ``--threads``). The two processes
+take turns (``_turns.py``): ``--rounds`` bursts each of ``--burst`` seconds of steps,
+with ``--gap`` seconds of rest before each, so that the machine's slow stretches fall on
+both sides alike. Printed: each side's median step over all its bursts, and the median
+(and quartiles) of the rounds' ratios. Then the split of our step's time, from a
+profile: convolution, pooling, ReLU, affine, batch norm, dropout, loss, and the rest
+(Python between the layers).
 
     python scripts/bench_training_step.py [--rounds 30] [--burst 0.1] [--gap 0.12] [--threads N]
 
@@ -36,15 +35,15 @@ PyTorch is optional: without it only our side and the split are printed.
 """
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
-import time
+
+import _turns
+from _turns import Side, take_turns
 
 CHILD = r"""
-import json, sys, time
+import sys
 side, net = sys.argv[1], sys.argv[2]
 import numpy as np
 rng = np.random.default_rng(0)
@@ -86,18 +85,7 @@ else:
             p.grad = None
         loss_fn(model(tX), ty).backward()
 
-def burst(seconds, least=3):  # steps for at least `seconds`, their times in ms
-    times, start = [], time.perf_counter()
-    while len(times) < least or time.perf_counter() - start < seconds:
-        t = time.perf_counter()
-        step()
-        times.append(1000 * (time.perf_counter() - t))
-    return times
-
-burst(0.3)  # warm up: caches, thread pools, the allocator
-print("ready", flush=True)
-for line in sys.stdin:  # one burst per line, its length in seconds
-    print(json.dumps(burst(float(line))), flush=True)
+serve({"step": step})
 """
 
 CATEGORIES = [
@@ -109,65 +97,6 @@ CATEGORIES = [
     ("affine", ("affine_forward", "affine_backward")),
     ("loss", ("softmax_loss",)),
 ]
-
-
-class Side:
-    """One side's process: it builds its network, warms up, then runs a burst of steps
-    each time it is asked and answers with their times."""
-
-    def __init__(self, side, net, env):
-        self.name = side
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", CHILD, side, net],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        self._read()
-
-    def _read(self):
-        line = self.proc.stdout.readline()
-        if not line:
-            self.proc.kill()
-            raise RuntimeError(f"{self.name} failed:\n{self.proc.stderr.read()}")
-        return line
-
-    def burst(self, seconds):
-        self.proc.stdin.write(f"{seconds}\n")
-        self.proc.stdin.flush()
-        return json.loads(self._read())
-
-    def close(self):
-        self.proc.stdin.close()
-        self.proc.wait()
-
-
-def compare(net, sides, rounds, seconds, gap, env):
-    """Each side's step times and the ratio of each round's medians (ours / torch).
-
-    Both processes live for the whole comparison and take turns in short bursts, so a
-    slow stretch of the machine (they last seconds here) falls on both sides alike; the
-    gap lets the threads of the side that just ran go quiet before the other runs.
-    """
-    procs = [Side(side, net, env) for side in sides]
-    times = {side: [] for side in sides}
-    ratios = []
-    try:
-        for _ in range(rounds):
-            medians = {}
-            for proc in procs:
-                time.sleep(gap)
-                steps = proc.burst(seconds)
-                times[proc.name] += steps
-                medians[proc.name] = statistics.median(steps)
-            if len(procs) == 2:
-                ratios.append(medians["cs231n"] / medians["torch"])
-    finally:
-        for proc in procs:
-            proc.close()
-    return times, ratios
 
 
 def _category(name):
@@ -254,9 +183,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30, help="bursts per side")
     parser.add_argument("--burst", type=float, default=0.1, help="seconds of steps per burst")
-    parser.add_argument(
-        "--gap", type=float, default=0.12, help="seconds of rest before each burst"
-    )
+    parser.add_argument("--gap", type=float, default=0.12, help="seconds of rest before each burst")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     args = parser.parse_args(argv)
     env = dict(os.environ)
@@ -272,12 +199,13 @@ def main(argv=None):
     print(f"{args.threads} threads each; load average {os.getloadavg()[0]:.1f}")
     names = {"cnn": "ThreeLayerConvNet", "fcn": "FullyConnectedNet+BN+dropout"}
     for net in ("cnn", "fcn"):
-        times, ratios = compare(net, sides, args.rounds, args.burst, args.gap, env)
-        ms = {side: statistics.median(t) for side, t in times.items()}
+        procs = [Side(side, CHILD, (side, net), env) for side in sides]
+        times, medians = take_turns(procs, ["step"], args.rounds, args.burst, args.gap)
+        ms = {side: statistics.median(t) for side, t in times["step"].items()}
         row = "  ".join(f"{side} {v:6.2f} ms = {50e3 / v:6,.0f} img/s" for side, v in ms.items())
         ratio = ""
-        if ratios:
-            q1, q2, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+        if "torch" in ms:
+            q1, q2, q3 = _turns.ratio(medians["step"], "cs231n", "torch")
             ratio = f"  ratio ours/torch {q2:.2f} (rounds' quartiles {q1:.2f}-{q3:.2f})"
         print(f"{names[net]:30s} {row}{ratio}")
     for net in ("cnn", "fcn"):
