@@ -51,18 +51,22 @@ class Side:
             [sys.executable, "-c", SERVE + code, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.PIPE,  # read only if it fails: warnings are a few lines
             text=True,
             env=env,
         )
         self.info = self._read()["ready"]
 
     def _read(self):
-        line = self.proc.stdout.readline()
-        if not line:
-            self.proc.kill()
-            raise RuntimeError(f"{self.name} failed:\n{self.proc.stderr.read()}")
-        return json.loads(line)
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                self.proc.kill()
+                raise RuntimeError(f"{self.name} failed:\n{self.proc.stderr.read()}")
+            try:
+                return json.loads(line)
+            except ValueError:  # something the libraries printed
+                continue
 
     def burst(self, case, seconds):
         self.proc.stdin.write(f"{case} {seconds}\n")
