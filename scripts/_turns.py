@@ -101,7 +101,7 @@ def take_turns(sides, cases, rounds, seconds=0.1, gap=0.12):
     return times, medians
 
 
-def ratio(medians, side, base):
+def ratio_quartiles(medians, side, base):
     """The median and quartiles of ``side``'s round medians over ``base``'s."""
     ratios = [a / b for a, b in zip(medians[side], medians[base])]
     if len(ratios) == 1:

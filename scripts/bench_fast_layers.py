@@ -323,7 +323,7 @@ def describe_machine():
     shared = (
         "numpy's products on the kernels' threads"
         if _blas_threads.active()
-        else ("numpy's BLAS on its own threads")
+        else "numpy's BLAS on its own threads"
     )
     print(
         f"backend {fast_layers.BACKEND}; {shared}; numpy {np.__version__}; "

@@ -24,8 +24,7 @@ import argparse
 import statistics
 import sys
 
-import _turns
-from _turns import Side, take_turns
+from _turns import Side, ratio_quartiles, take_turns
 
 CHILD = r"""
 import sys
@@ -83,7 +82,7 @@ def main(argv=None):
     for order in ORDERS:
         cells = []
         for case in ("step", "conv"):
-            q1, q2, q3 = _turns.ratio(medians[case], order, "alone")
+            q1, q2, q3 = ratio_quartiles(medians[case], order, "alone")
             ms = statistics.median(times[case][order])
             cells.append(f"{ms:8.2f} ms {q2:5.2f} ({q1:.2f}-{q3:.2f})")
         print(

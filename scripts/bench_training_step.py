@@ -39,8 +39,7 @@ import os
 import statistics
 import sys
 
-import _turns
-from _turns import Side, take_turns
+from _turns import Side, ratio_quartiles, take_turns
 
 CHILD = r"""
 import sys
@@ -205,7 +204,7 @@ def main(argv=None):
         row = "  ".join(f"{side} {v:6.2f} ms = {50e3 / v:6,.0f} img/s" for side, v in ms.items())
         ratio = ""
         if "torch" in ms:
-            q1, q2, q3 = _turns.ratio(medians["step"], "cs231n", "torch")
+            q1, q2, q3 = ratio_quartiles(medians["step"], "cs231n", "torch")
             ratio = f"  ratio ours/torch {q2:.2f} (rounds' quartiles {q1:.2f}-{q3:.2f})"
         print(f"{names[net]:30s} {row}{ratio}")
     for net in ("cnn", "fcn"):
